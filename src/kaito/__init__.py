@@ -1,0 +1,1 @@
+"""KAITO in Python: the workspace controller, the GPU node provisioner and their shared machinery."""

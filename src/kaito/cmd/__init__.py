@@ -1,0 +1,1 @@
+"""Process entry points: the workspace controller and the GPU provisioner."""

@@ -1,0 +1,1 @@
+"""The workspace reconciler and the pure functions that render its objects."""

@@ -1,0 +1,1 @@
+"""Generic controller machinery in the manner of client-go and controller-runtime; knows nothing of KAITO."""

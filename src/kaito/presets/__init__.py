@@ -1,0 +1,1 @@
+"""Model presets and GPU SKUs: what a model needs and what an instance type offers."""
