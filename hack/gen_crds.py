@@ -1,7 +1,7 @@
 """Generate deploy/crds/*.yaml from the API types (kaito.api.crds) and the preset registry.
 
-    python hack/gen_crds.py            # write the files
-    python hack/gen_crds.py --check    # exit 1, naming the stale files, when deploy/crds is out of date
+python hack/gen_crds.py            # write the files
+python hack/gen_crds.py --check    # exit 1, naming the stale files, when deploy/crds is out of date
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def render() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Write or check the CRD files; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a file differs")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "deploy" / "crds")
     args = parser.parse_args(argv)

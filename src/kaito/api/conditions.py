@@ -67,7 +67,12 @@ MACHINE_LAUNCHED: Final = "Launched"
 MACHINE_REGISTERED: Final = "Registered"
 MACHINE_INITIALIZED: Final = "Initialized"
 MACHINE_READY_CONDITION: Final = "Ready"
-MACHINE_CONDITION_TYPES: Final = (MACHINE_LAUNCHED, MACHINE_REGISTERED, MACHINE_INITIALIZED, MACHINE_READY_CONDITION)
+MACHINE_CONDITION_TYPES: Final = (
+    MACHINE_LAUNCHED,
+    MACHINE_REGISTERED,
+    MACHINE_INITIALIZED,
+    MACHINE_READY_CONDITION,
+)
 # The Launched=False message Karpenter uses when no instance type could be launched (KAITO stops on it).
 MSG_INSUFFICIENT_CAPACITY: Final = "all requested instance types were unavailable during launch"
 

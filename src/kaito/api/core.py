@@ -14,7 +14,9 @@ LabelValue = Annotated[str, msgspec.Meta(pattern=LABEL_VALUE, max_length=MAX_LAB
 # A resource.Quantity: the apiserver accepts an integer or a string such as "100Gi" or "500m".
 Quantity = Annotated[
     int | str,
-    crd(pattern=r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"),
+    crd(
+        pattern=r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    ),
 ]
 ResourceList = Annotated[dict[str, Quantity], msgspec.Meta(max_length=32)]
 
@@ -70,9 +72,9 @@ class NodeSelectorRequirement(msgspec.Struct, kw_only=True, omit_defaults=True, 
 
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=317)]
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]
-    values: Annotated[list[Annotated[str, msgspec.Meta(max_length=MAX_NAME)]], msgspec.Meta(max_length=64)] | None = (
-        None
-    )
+    values: (
+        Annotated[list[Annotated[str, msgspec.Meta(max_length=MAX_NAME)]], msgspec.Meta(max_length=64)] | None
+    ) = None
 
 
 class Taint(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel", gc=False):

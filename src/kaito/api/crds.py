@@ -159,7 +159,9 @@ def _condition_column(name: str, type_: str, priority: int = 0) -> Column:
 AGE: Final = Column(name="Age", type="date", json_path=".metadata.creationTimestamp")
 
 WORKSPACE_COLUMNS: Final = (
-    Column(name="Instance", type="string", json_path=".resource.instanceType", description="GPU instance type"),
+    Column(
+        name="Instance", type="string", json_path=".resource.instanceType", description="GPU instance type"
+    ),
     _condition_column("ResourceReady", cond.RESOURCE_READY),
     _condition_column("InferenceReady", cond.INFERENCE_READY),
     _condition_column("JobStarted", cond.JOB_STARTED, priority=1),
@@ -195,7 +197,12 @@ def _crd(
     short_names: Sequence[str] = (),
     categories: Sequence[str] = (),
 ) -> dict[str, Any]:
-    names: dict[str, Any] = {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower()}
+    names: dict[str, Any] = {
+        "kind": kind,
+        "listKind": f"{kind}List",
+        "plural": plural,
+        "singular": kind.lower(),
+    }
     if short_names:
         names["shortNames"] = list(short_names)
     if categories:

@@ -45,7 +45,9 @@ class MachineTemplateRef(msgspec.Struct, kw_only=True, omit_defaults=True, renam
 class KubeletConfiguration(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The subset of kubelet flags Karpenter lets a Machine set."""
 
-    cluster_dns: list[str] | None = msgspec.field(default=None, name="clusterDNS")
+    cluster_dns: Annotated[list[str], msgspec.Meta(max_length=16)] | None = msgspec.field(
+        default=None, name="clusterDNS"
+    )
     container_runtime: str | None = msgspec.field(default=None, name="containerRuntime")
     max_pods: Annotated[int, msgspec.Meta(ge=0)] | None = msgspec.field(default=None, name="maxPods")
     pods_per_core: Annotated[int, msgspec.Meta(ge=0)] | None = msgspec.field(default=None, name="podsPerCore")
@@ -77,7 +79,8 @@ class MachineSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="came
                 rule(
                     f"self.all(r, r.key != '{LABEL_CAPACITY_TYPE}' || !has(r.values) || "
                     f"r.values.all(v, v in ['{CAPACITY_ON_DEMAND}', '{CAPACITY_SPOT}']))",
-                    f"requirement {LABEL_CAPACITY_TYPE} takes the values {CAPACITY_ON_DEMAND} or {CAPACITY_SPOT}",
+                    f"requirement {LABEL_CAPACITY_TYPE} takes the values "
+                    f"{CAPACITY_ON_DEMAND} or {CAPACITY_SPOT}",
                 ),
             ]
         ),

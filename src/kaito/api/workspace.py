@@ -40,6 +40,12 @@ MAX_ADAPTERS: Final = 10
 
 Name = Annotated[str, msgspec.Meta(pattern=DNS_SUBDOMAIN, min_length=1, max_length=MAX_NAME)]
 Image = Annotated[str, msgspec.Meta(pattern=IMAGE_REF, max_length=MAX_IMAGE)]
+# The secret holding push credentials. Looser than a DNS subdomain on purpose: the seed's example
+# (KAITO's own docs) uses the placeholder "ACR_REGISTRY_SECRET_HERE" and must be accepted as written;
+# a name that is not a real Secret surfaces as a missing-secret condition when the job is created.
+SecretRef = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", max_length=MAX_NAME)
+]
 SecretNames = Annotated[list[Name], msgspec.Meta(max_length=16)]
 HttpUrl = Annotated[
     str,
@@ -54,7 +60,9 @@ HttpUrl = Annotated[
     ),
 ]
 # A VolumeSource (core/v1), kept as given: the apiserver validates it when the pod is created.
-VolumeSource = Annotated[dict[str, Any], crd("A core/v1 VolumeSource, e.g. persistentVolumeClaim or emptyDir.")]
+VolumeSource = Annotated[
+    dict[str, Any], crd("A core/v1 VolumeSource, e.g. persistentVolumeClaim or emptyDir.")
+]
 
 # KAITO v0.3 accepts an instance type outside its SKU table only if it starts with Standard_N or Standard_D.
 _INSTANCE_TYPE = r"^Standard_[ND][A-Za-z0-9_]*$"
@@ -113,7 +121,7 @@ class DataDestination(msgspec.Struct, kw_only=True, omit_defaults=True, rename="
 
     volume_source: VolumeSource | None = None
     image: Annotated[str, msgspec.Meta(pattern=IMAGE_REF_WITH_TAG, max_length=MAX_IMAGE)] | None = None
-    image_push_secret: Name | None = None
+    image_push_secret: SecretRef | None = None
 
 
 class AdapterSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel", gc=False):
@@ -141,7 +149,8 @@ class AdapterSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="came
 
 
 _ADAPTER_NAMES_UNIQUE = rule(
-    "self.all(a, !has(a.source.name) || self.exists_one(b, has(b.source.name) && b.source.name == a.source.name))",
+    "self.all(a, !has(a.source.name) || "
+    "self.exists_one(b, has(b.source.name) && b.source.name == a.source.name))",
     "adapters must have unique source names",
     reason="FieldValueDuplicate",
 )
@@ -151,19 +160,28 @@ class InferenceSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="ca
     """Serve a preset model, or run a custom pod template, on the workspace's nodes."""
 
     crd_rules: ClassVar[list[dict[str, str]]] = [
-        rule("has(self.preset) != has(self.template)", "exactly one of inference.preset or inference.template"),
+        rule(
+            "has(self.preset) != has(self.template)", "exactly one of inference.preset or inference.template"
+        ),
         rule(
             "has(self.template) == has(oldSelf.template)",
             "inference.template cannot be set or unset after creation",
             field_path=".template",
         ),
-        rule("!has(self.adapters) || has(self.preset)", "adapters need inference.preset", field_path=".adapters"),
+        rule(
+            "!has(self.adapters) || has(self.preset)",
+            "adapters need inference.preset",
+            field_path=".adapters",
+        ),
     ]
 
     preset: Annotated[PresetSpec, crd(rules=[immutable("inference.preset")])] | None = None
     template: Annotated[dict[str, Any], crd("A core/v1 PodTemplateSpec, used as given.")] | None = None
     adapters: (
-        Annotated[list[AdapterSpec], msgspec.Meta(max_length=MAX_ADAPTERS), crd(rules=[_ADAPTER_NAMES_UNIQUE])] | None
+        Annotated[
+            list[AdapterSpec], msgspec.Meta(max_length=MAX_ADAPTERS), crd(rules=[_ADAPTER_NAMES_UNIQUE])
+        ]
+        | None
     ) = None
 
 
@@ -178,7 +196,9 @@ class TuningSpec(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel
 
     preset: Annotated[PresetSpec, crd(rules=[immutable("tuning.preset")])]
     method: Annotated[Literal["lora", "qlora"], crd(rules=[immutable("tuning.method")])] = "lora"
-    config: Annotated[Name, crd("Name of a ConfigMap (same namespace) with key training_config.yaml.")] | None = None
+    config: (
+        Annotated[Name, crd("Name of a ConfigMap (same namespace) with key training_config.yaml.")] | None
+    ) = None
     input: Annotated[DataSource, crd(rules=[_ONE_INPUT])]
     output: DataDestination
 
@@ -268,7 +288,8 @@ class Workspace(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"
         ),
         rule(
             f"size(self.metadata.name) <= 63 && self.metadata.name.matches(r'{DNS_LABEL}')",
-            "metadata.name must be a DNS-1123 label of at most 63 characters: it names the workspace's Service",
+            "metadata.name must be a DNS-1123 label of at most 63 characters: "
+            "it names the workspace's Service",
             field_path=".metadata.name",
         ),
         rule(

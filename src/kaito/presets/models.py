@@ -69,7 +69,9 @@ class Architecture(msgspec.Struct, frozen=True, kw_only=True):
             "dense_4h_to_h": (i, h),
         }
         if module not in shapes or module not in self.linear_modules:
-            raise KeyError(f"{module!r} is not a linear module of this architecture ({', '.join(self.linear_modules)})")
+            raise KeyError(
+                f"{module!r} is not a linear module of this architecture ({', '.join(self.linear_modules)})"
+            )
         return shapes[module]
 
     @property
@@ -150,13 +152,19 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
         """
         argv = ["torchrun", f"--nproc_per_node={gpus_per_node}", f"--nnodes={nodes}"]
         if nodes > 1:
-            argv += ["--node_rank=$(POD_INDEX)", "--rdzv_backend=c10d", "--rdzv_endpoint=$(MASTER_ADDR):29500"]
+            argv += [
+                "--node_rank=$(POD_INDEX)",
+                "--rdzv_backend=c10d",
+                "--rdzv_endpoint=$(MASTER_ADDR):29500",
+            ]
         argv += ["-m", "kaito_runtime.inference", f"--model={self.model_path}", f"--torch-dtype={self.dtype}"]
         if self.trust_remote_code:
             argv.append("--trust-remote-code")
         return argv
 
-    def tuning_command(self, gpus_per_node: int, config_path: str = "/mnt/config/training_config.yaml") -> list[str]:
+    def tuning_command(
+        self, gpus_per_node: int, config_path: str = "/mnt/config/training_config.yaml"
+    ) -> list[str]:
         """argv of the tuning container: one process per GPU of the node running kaito_runtime.tuning."""
         return [
             "torchrun",
@@ -229,61 +237,138 @@ def _phi3(name: str, repo: str, revision: str, arch: Architecture, billions: flo
 PRESETS: Final[Mapping[str, Preset]] = {
     p.name: p
     for p in (
-        _phi3("phi-3-mini-4k-instruct", "microsoft/Phi-3-mini-4k-instruct",
-              "0a67737cc96d2554230f90338b163bc6380a2a85", PHI3_MINI, 3.8, 4096),
-        _phi3("phi-3-mini-128k-instruct", "microsoft/Phi-3-mini-128k-instruct",
-              "072cb7562cb8c4adf682a8e186aaafa49469eb5d", PHI3_MINI, 3.8, 131072),
-        _phi3("phi-3-medium-4k-instruct", "microsoft/Phi-3-medium-4k-instruct",
-              "b64223aaea6fbf273c0c8cd0801d5e732dce8897", PHI3_MEDIUM, 14.0, 4096),
-        _phi3("phi-3-medium-128k-instruct", "microsoft/Phi-3-medium-128k-instruct",
-              "fa7d2aa4f5ea69b2e36b20d050cdae79c9bfbb3f", PHI3_MEDIUM, 14.0, 131072),
-        _phi3("phi-3.5-mini-instruct", "microsoft/Phi-3.5-mini-instruct",
-              "3145e03a9fd4cdd7cd953c34d9bbf7ad606122ca", PHI3_MINI, 3.8, 131072),
+        _phi3(
+            "phi-3-mini-4k-instruct",
+            "microsoft/Phi-3-mini-4k-instruct",
+            "0a67737cc96d2554230f90338b163bc6380a2a85",
+            PHI3_MINI,
+            3.8,
+            4096,
+        ),
+        _phi3(
+            "phi-3-mini-128k-instruct",
+            "microsoft/Phi-3-mini-128k-instruct",
+            "072cb7562cb8c4adf682a8e186aaafa49469eb5d",
+            PHI3_MINI,
+            3.8,
+            131072,
+        ),
+        _phi3(
+            "phi-3-medium-4k-instruct",
+            "microsoft/Phi-3-medium-4k-instruct",
+            "b64223aaea6fbf273c0c8cd0801d5e732dce8897",
+            PHI3_MEDIUM,
+            14.0,
+            4096,
+        ),
+        _phi3(
+            "phi-3-medium-128k-instruct",
+            "microsoft/Phi-3-medium-128k-instruct",
+            "fa7d2aa4f5ea69b2e36b20d050cdae79c9bfbb3f",
+            PHI3_MEDIUM,
+            14.0,
+            131072,
+        ),
+        _phi3(
+            "phi-3.5-mini-instruct",
+            "microsoft/Phi-3.5-mini-instruct",
+            "3145e03a9fd4cdd7cd953c34d9bbf7ad606122ca",
+            PHI3_MINI,
+            3.8,
+            131072,
+        ),
         _phi3("phi-4", "microsoft/phi-4", "187ef0342fff0eb3333be9f00389385e95ef0b61", PHI4, 14.7, 16384),
         Preset(
-            name="llama-3.1-8b-instruct", hf_repo="meta-llama/Llama-3.1-8B-Instruct",
-            revision="0e9e39f249a16976918f6564b8830bc894c89659", architecture=LLAMA31_8B, published_params=8.03,
-            dtype="bfloat16", context_length=131072, tuning_methods=(), lora_target_modules=LLAMA_MODULES,
-            image_tag="0.0.1", download_at_runtime=True, distributed_inference=True,
+            name="llama-3.1-8b-instruct",
+            hf_repo="meta-llama/Llama-3.1-8B-Instruct",
+            revision="0e9e39f249a16976918f6564b8830bc894c89659",
+            architecture=LLAMA31_8B,
+            published_params=8.03,
+            dtype="bfloat16",
+            context_length=131072,
+            tuning_methods=(),
+            lora_target_modules=LLAMA_MODULES,
+            image_tag="0.0.1",
+            download_at_runtime=True,
+            distributed_inference=True,
         ),
         Preset(
-            name="mistral-7b", hf_repo="mistralai/Mistral-7B-v0.3",
-            revision="d8cadc02ac76bd617a919d50b092e59d2d110aff", architecture=MISTRAL_7B_V03, published_params=7.25,
-            dtype="bfloat16", context_length=32768, tuning_methods=_LORA, lora_target_modules=LLAMA_MODULES,
-            image_tag="0.1.1", distributed_inference=True,
+            name="mistral-7b",
+            hf_repo="mistralai/Mistral-7B-v0.3",
+            revision="d8cadc02ac76bd617a919d50b092e59d2d110aff",
+            architecture=MISTRAL_7B_V03,
+            published_params=7.25,
+            dtype="bfloat16",
+            context_length=32768,
+            tuning_methods=_LORA,
+            lora_target_modules=LLAMA_MODULES,
+            image_tag="0.1.1",
+            distributed_inference=True,
         ),
         Preset(
-            name="mistral-7b-instruct", hf_repo="mistralai/Mistral-7B-Instruct-v0.3",
-            revision="e0bc86c23ce5aae1db576c8cca6f06f1f73af2db", architecture=MISTRAL_7B_V03, published_params=7.25,
-            dtype="bfloat16", context_length=32768, tuning_methods=(), lora_target_modules=LLAMA_MODULES,
-            image_tag="0.1.1", distributed_inference=True,
+            name="mistral-7b-instruct",
+            hf_repo="mistralai/Mistral-7B-Instruct-v0.3",
+            revision="e0bc86c23ce5aae1db576c8cca6f06f1f73af2db",
+            architecture=MISTRAL_7B_V03,
+            published_params=7.25,
+            dtype="bfloat16",
+            context_length=32768,
+            tuning_methods=(),
+            lora_target_modules=LLAMA_MODULES,
+            image_tag="0.1.1",
+            distributed_inference=True,
         ),
         Preset(
-            name="falcon-7b", hf_repo="tiiuae/falcon-7b",
-            revision="ec89142b67d748a1865ea4451372db8313ada0d8", architecture=FALCON_7B, published_params=7.0,
-            dtype="bfloat16", context_length=2048, tuning_methods=_LORA, lora_target_modules=FALCON_MODULES,
+            name="falcon-7b",
+            hf_repo="tiiuae/falcon-7b",
+            revision="ec89142b67d748a1865ea4451372db8313ada0d8",
+            architecture=FALCON_7B,
+            published_params=7.0,
+            dtype="bfloat16",
+            context_length=2048,
+            tuning_methods=_LORA,
+            lora_target_modules=FALCON_MODULES,
             image_tag="0.1.1",
         ),
         Preset(
-            name="falcon-7b-instruct", hf_repo="tiiuae/falcon-7b-instruct",
-            revision="8782b5c5d8c9290412416618f36a133653e85285", architecture=FALCON_7B, published_params=7.0,
-            dtype="bfloat16", context_length=2048, tuning_methods=(), lora_target_modules=FALCON_MODULES,
+            name="falcon-7b-instruct",
+            hf_repo="tiiuae/falcon-7b-instruct",
+            revision="8782b5c5d8c9290412416618f36a133653e85285",
+            architecture=FALCON_7B,
+            published_params=7.0,
+            dtype="bfloat16",
+            context_length=2048,
+            tuning_methods=(),
+            lora_target_modules=FALCON_MODULES,
             image_tag="0.1.1",
         ),
         Preset(
-            name="falcon-40b-instruct", hf_repo="tiiuae/falcon-40b-instruct",
-            revision="ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f", architecture=FALCON_40B, published_params=40.0,
-            dtype="bfloat16", context_length=2048, tuning_methods=(), lora_target_modules=FALCON_MODULES,
+            name="falcon-40b-instruct",
+            hf_repo="tiiuae/falcon-40b-instruct",
+            revision="ecb78d97ac356d098e79f0db222c9ce7c5d9ee5f",
+            architecture=FALCON_40B,
+            published_params=40.0,
+            dtype="bfloat16",
+            context_length=2048,
+            tuning_methods=(),
+            lora_target_modules=FALCON_MODULES,
             image_tag="0.1.1",
         ),
         Preset(
-            name="qwen2.5-coder-7b-instruct", hf_repo="Qwen/Qwen2.5-Coder-7B-Instruct",
-            revision="c03e6d358207e414f1eca0bb1891e29f1db0e242", architecture=QWEN25_7B, published_params=7.61,
-            dtype="bfloat16", context_length=32768, tuning_methods=_LORA, lora_target_modules=LLAMA_MODULES,
-            image_tag="0.1.1", distributed_inference=True,
+            name="qwen2.5-coder-7b-instruct",
+            hf_repo="Qwen/Qwen2.5-Coder-7B-Instruct",
+            revision="c03e6d358207e414f1eca0bb1891e29f1db0e242",
+            architecture=QWEN25_7B,
+            published_params=7.61,
+            dtype="bfloat16",
+            context_length=32768,
+            tuning_methods=_LORA,
+            lora_target_modules=LLAMA_MODULES,
+            image_tag="0.1.1",
+            distributed_inference=True,
         ),
     )
-}  # fmt: skip
+}
 
 
 class UnknownPresetError(KeyError):
@@ -295,7 +380,9 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise UnknownPresetError(f"unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}") from None
+        raise UnknownPresetError(
+            f"unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}"
+        ) from None
 
 
 def preset_names() -> list[str]:

@@ -5,11 +5,11 @@ The estimate is computed from the architecture, never looked up:
     inference = W16 · (1 + 0.20)
     tuning    = (W + A + S + L) · (1 + 0.20)
 
-- W16 = params × 2 bytes (fp16/bf16 weights). W is W16 for LoRA; for QLoRA the decoder's linear
+- W16 = params x 2 bytes (fp16/bf16 weights). W is W16 for LoRA; for QLoRA the decoder's linear
   weights take 4 bits plus 0.127 bits of double-quantised constants per parameter (Dettmers et al.
   2023, "QLoRA", §3 Double Quantization) while embeddings and LM head stay in 16 bits (bitsandbytes
   quantises nn.Linear only; transformers skips lm_head).
-- A = trainable LoRA parameters (r = 8 as in KAITO's default ConfigMaps) × 16 bytes: fp32 weight,
+- A = trainable LoRA parameters (r = 8 as in KAITO's default ConfigMaps) x 16 bytes: fp32 weight,
   gradient and Adam's two moments (EleutherAI, "Transformer Math 101", 2023; ZeRO, Rajbhandari et
   al. 2019, §3.1: 16 bytes per parameter for mixed-precision Adam).
 - S = activations kept for the backward pass, s·b·h·34 bytes per layer (Korthikanti et al. 2022,

@@ -48,9 +48,9 @@ class GPUSku(msgspec.Struct, frozen=True, kw_only=True):
         return self.gpu_memory_gib / self.gpu_count
 
     def describe(self) -> str:
-        """e.g. 'Standard_NC6s_v3 (1× NVIDIA V100, 16 GiB per GPU)'."""
+        """e.g. 'Standard_NC6s_v3 (1x NVIDIA V100, 16 GiB per GPU)'."""
         per = f"{self.gpu_memory_per_gpu_gib:g}"
-        return f"{self.name} ({self.gpu_count}× {self.gpu.name}, {per} GiB per GPU)"
+        return f"{self.name} ({self.gpu_count}x {self.gpu.name}, {per} GiB per GPU)"
 
 
 def _sku(name: str, family: str, gpu: GPUModel, count: int, total_gib: float) -> GPUSku:
