@@ -250,7 +250,7 @@ def workspace_crd(preset_names: Sequence[str] = (), tunable_presets: Sequence[st
                     + "'"
                 ),
                 "fieldPath": ".preset.name",
-                "reason": "FieldValueNotSupported",
+                "reason": "FieldValueInvalid",
             }
         )
     return _crd(

@@ -290,7 +290,6 @@ class Workspace(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"
             f"size(self.metadata.name) <= 63 && self.metadata.name.matches(r'{DNS_LABEL}')",
             "metadata.name must be a DNS-1123 label of at most 63 characters: "
             "it names the workspace's Service",
-            field_path=".metadata.name",
         ),
         rule(
             "has(self.inference) == has(oldSelf.inference)",

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cases import INFERENCE, INVALID, TUNING, TUNING_UPDATES, UPDATES, Case
 from kubectl import Kubectl, KubectlError
+from workspace_cases import INFERENCE, INVALID, TUNING, TUNING_UPDATES, UPDATES, Case
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "deploy" / "examples").glob("*.yaml"))
 pytestmark = pytest.mark.usefixtures("crds")
