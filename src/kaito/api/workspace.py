@@ -152,7 +152,6 @@ _ADAPTER_NAMES_UNIQUE = rule(
     "self.all(a, !has(a.source.name) || "
     "self.exists_one(b, has(b.source.name) && b.source.name == a.source.name))",
     "adapters must have unique source names",
-    reason="FieldValueDuplicate",
 )
 
 

@@ -93,6 +93,15 @@ def test_immutable_fields_cannot_change_after_creation(
         assert words in str(refused.value), str(refused.value)
 
 
+def _table(text: str) -> list[dict[str, str]]:
+    """Rows of kubectl's table output keyed by header, cut at the header's column offsets."""
+    header, *rows = text.splitlines()
+    names = header.split()
+    starts = [header.index(n) for n in names]
+    bounds = [*starts[1:], None]
+    return [{n: row[a:b].strip() for n, a, b in zip(names, starts, bounds, strict=True)} for row in rows]
+
+
 def test_kubectl_get_workspace_prints_kaitos_columns(kubectl: Kubectl, namespace: str) -> None:
     _create(kubectl, namespace, TUNING)
     status = {
@@ -109,31 +118,26 @@ def test_kubectl_get_workspace_prints_kaitos_columns(kubectl: Kubectl, namespace
             ]
         }
     }
-    kubectl(
-        "patch",
-        "workspace",
-        "ws",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(status),
-    )
-    header, row = kubectl("get", "workspace", "-n", namespace).splitlines()
-    assert header.split() == ["NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "WORKSPACEREADY", "AGE"]
-    assert row.split()[:3] == ["ws", "Standard_NC6s_v3", "True"]
-    assert row.split()[4] == "False"
-    wide_header, wide_row = kubectl("get", "workspace", "-n", namespace, "-o", "wide").splitlines()
-    assert wide_header.split()[:6] == [
+    patch = ["--subresource=status", "--type=merge", "-p", json.dumps(status)]
+    kubectl("patch", "workspace", "ws", "-n", namespace, *patch)
+    out = kubectl("get", "workspace", "-n", namespace)
+    assert out.splitlines()[0].split() == [
         "NAME",
         "INSTANCE",
         "RESOURCEREADY",
         "INFERENCEREADY",
-        "JOBSTARTED",
-        "WORKSPACESUCCEEDED",
+        "WORKSPACEREADY",
+        "AGE",
     ]
-    assert wide_row.split()[4] == "True"
+    [row] = _table(out)
+    assert row["NAME"] == "ws" and row["INSTANCE"] == "Standard_NC6s_v3"
+    assert (row["RESOURCEREADY"], row["INFERENCEREADY"], row["WORKSPACEREADY"]) == ("True", "", "False")
+    wide = kubectl("get", "workspace", "-n", namespace, "-o", "wide")
+    assert wide.splitlines()[0].split()[:6] == [
+        "NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED",
+    ]  # fmt: skip
+    [wide_row] = _table(wide)
+    assert (wide_row["JOBSTARTED"], wide_row["WORKSPACESUCCEEDED"]) == ("True", "")
 
 
 def test_short_names_and_categories_find_workspaces(kubectl: Kubectl, namespace: str) -> None:
