@@ -245,7 +245,7 @@ def workspace_crd(preset_names: Sequence[str] = (), tunable_presets: Sequence[st
             {
                 "rule": f"self.preset.name in [{allowed}]",
                 "messageExpression": (
-                    "'tuning.preset.name: ' + self.preset.name + ' does not support tuning; presets that do: "
+                    "self.preset.name + ' does not support tuning; presets that do: "
                     + ", ".join(tunable_presets)
                     + "'"
                 ),
