@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from kubectl import Kubectl
+
+# pytest runs with --import-mode=importlib: make the case table beside this file importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CRDS = Path(__file__).resolve().parents[3] / "deploy" / "crds"
 
