@@ -14,7 +14,20 @@ from typing import Annotated, ClassVar, Final, Literal
 import msgspec
 
 from kaito.api.core import NodeSelectorRequirement, ResourceList, Taint
-from kaito.api.labels import LABEL_CAPACITY_TYPE, LABEL_INSTANCE_TYPE, LABEL_ZONE
+from kaito.api.labels import (
+    LABEL_ARCH,
+    LABEL_CAPACITY_TYPE,
+    LABEL_INSTANCE_TYPE,
+    LABEL_MACHINE_TYPE,
+    LABEL_OS,
+    LABEL_PROVISIONER_NAME,
+    LABEL_WORKSPACE,
+    LABEL_WORKSPACE_NAMESPACE,
+    LABEL_ZONE,
+    PROVISIONER_NAME_DEFAULT,
+    TAINT_SKU_KEY,
+    TAINT_SKU_VALUE,
+)
 from kaito.api.schema import MAX_NAME, crd, rule
 from kaito.kube.meta import Condition, ObjectMeta
 
@@ -154,3 +167,48 @@ def machine_name(workspace_namespace: str, workspace_name: str, index: int) -> s
     """
     digest = hashlib.sha256(f"{workspace_namespace}/{workspace_name}/{index}".encode()).hexdigest()
     return "ws" + digest[:10]
+
+
+def new_machine(
+    *,
+    workspace_namespace: str,
+    workspace_name: str,
+    index: int,
+    instance_type: str,
+    storage: str,
+    match_labels: dict[str, str] | None = None,
+    capacity_type: str = CAPACITY_ON_DEMAND,
+) -> Machine:
+    """The Machine KAITO v0.3 creates for the index-th node of a workspace (`pkg/machine/machine.go`).
+
+    Labels: the workspace's name and namespace, its labelSelector's matchLabels (so the Node matches
+    the selector) and the fake provisioner name; requirements: instance type, provisioner, GPU machine
+    type, amd64/linux and the capacity type; taint sku=gpu:NoSchedule; the OS disk as a storage request.
+    """
+    labels = {
+        **(match_labels or {}),
+        LABEL_PROVISIONER_NAME: PROVISIONER_NAME_DEFAULT,
+        LABEL_WORKSPACE: workspace_name,
+        LABEL_WORKSPACE_NAMESPACE: workspace_namespace,
+    }
+
+    def req(key: str, value: str) -> NodeSelectorRequirement:
+        return NodeSelectorRequirement(key=key, operator="In", values=[value])
+
+    return Machine(
+        api_version=API_VERSION,
+        kind=KIND,
+        metadata=ObjectMeta(name=machine_name(workspace_namespace, workspace_name, index), labels=labels),
+        spec=MachineSpec(
+            requirements=[
+                req(LABEL_INSTANCE_TYPE, instance_type),
+                req(LABEL_PROVISIONER_NAME, PROVISIONER_NAME_DEFAULT),
+                req(LABEL_MACHINE_TYPE, "gpu"),
+                req(LABEL_ARCH, "amd64"),
+                req(LABEL_OS, "linux"),
+                req(LABEL_CAPACITY_TYPE, capacity_type),
+            ],
+            resources=ResourceRequirements(requests={"storage": storage}),
+            taints=[Taint(key=TAINT_SKU_KEY, value=TAINT_SKU_VALUE, effect="NoSchedule")],
+        ),
+    )

@@ -9,10 +9,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from kubectl import Kubectl, KubectlError
 from workspace_cases import INFERENCE, INVALID, TUNING, TUNING_UPDATES, UPDATES, Case
+
+from kaito.api.machine import Machine, new_machine
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "deploy" / "examples").glob("*.yaml"))
 pytestmark = pytest.mark.usefixtures("crds")
@@ -180,10 +183,18 @@ def machine_name(kubectl: Kubectl) -> Any:
 def test_a_machine_is_accepted_cluster_scoped_and_prints_its_columns(
     kubectl: Kubectl, machine_name: str
 ) -> None:
-    doc = {**MACHINE, "metadata": {**MACHINE["metadata"], "name": machine_name}}
-    kubectl("create", "-f", "-", stdin=json.dumps(doc))
+    machine = new_machine(
+        workspace_namespace="default",
+        workspace_name="ws",
+        index=0,
+        instance_type="Standard_NC6s_v3",
+        storage="87Gi",
+    )
+    machine.metadata.name = machine_name
+    kubectl("create", "-f", "-", stdin=msgspec.json.encode(machine).decode())
     got = kubectl.get("machine", machine_name)
     assert "namespace" not in got["metadata"]
+    assert msgspec.convert(got, Machine).spec == machine.spec  # lossless round trip through the apiserver
     header, *rows = kubectl("get", "machine", machine_name).splitlines()
     assert header.split() == ["NAME", "TYPE", "ZONE", "NODE", "READY", "AGE"]
     assert rows[0].split()[:2] == [machine_name, "Standard_NC6s_v3"]

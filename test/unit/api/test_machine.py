@@ -7,7 +7,7 @@ import re
 import msgspec
 
 from kaito.api.core import NodeSelectorRequirement, Taint
-from kaito.api.machine import Machine, MachineSpec, machine_name
+from kaito.api.machine import Machine, MachineSpec, machine_name, new_machine
 
 WIRE = {
     "apiVersion": "karpenter.sh/v1alpha5",
@@ -67,3 +67,27 @@ def test_machine_names_are_deterministic_and_valid_aks_agent_pool_names() -> Non
     assert a != machine_name("default", "workspace-tuning-phi-3", 1)
     assert a != machine_name("other", "workspace-tuning-phi-3", 0)
     assert re.fullmatch(r"[a-z][a-z0-9]{0,11}", a)
+
+
+def test_new_machine_carries_kaitos_labels_requirements_taint_and_disk() -> None:
+    m = new_machine(
+        workspace_namespace="ns",
+        workspace_name="w",
+        index=0,
+        instance_type="Standard_NC6s_v3",
+        storage="87Gi",
+        match_labels={"app": "tuning-phi-3"},
+    )
+    assert m.metadata.name == machine_name("ns", "w", 0)
+    assert m.metadata.labels == {
+        "app": "tuning-phi-3",
+        "karpenter.sh/provisioner-name": "default",
+        "kaito.sh/workspace": "w",
+        "kaito.sh/workspacenamespace": "ns",
+    }
+    assert m.spec.instance_type() == "Standard_NC6s_v3"
+    assert m.spec.capacity_type() == "on-demand"
+    assert m.spec.requirement_values("kaito.sh/machine-type") == ["gpu"]
+    assert m.spec.resources is not None and m.spec.resources.requests == {"storage": "87Gi"}
+    assert m.spec.taints == [Taint(key="sku", value="gpu", effect="NoSchedule")]
+    assert msgspec.to_builtins(m)["apiVersion"] == "karpenter.sh/v1alpha5"
