@@ -168,6 +168,9 @@ def load_chats(files: list[Path], cfg: DatasetConfig, report: DataReport) -> lis
     chats: list[Chat] = []
     for path in files:
         rows, skipped = read_rows(path, detect_format(path, cfg.format))
+        if not rows:
+            what = ", ".join(f"{n} {why}" for why, n in skipped.items()) or "the file has no rows"
+            raise DataError(f"{path.name}: no usable rows: {what}")
         columns: set[str] = set()
         for r in rows[:100]:
             if isinstance(r, dict):

@@ -92,11 +92,13 @@ def _adapter_present(output_dir: Path) -> bool:
 def _train(opts: JobOptions, cfg: TrainingConfig, output_dir: Path, reporter: StatusReporter) -> None:
     # The ML stack is imported here, not at module level, so config errors surface in a second.
     import torch
+    from transformers.utils import logging as hf_logging
 
     from kaito_runtime.tuning.data import prepare_data
     from kaito_runtime.tuning.model import add_lora, load_base_model, load_tokenizer
     from kaito_runtime.tuning.train import build_trainer, hf_training_arguments, last_complete_checkpoint
 
+    hf_logging.disable_progress_bar()  # tqdm bars are not JSON lines
     args = hf_training_arguments(cfg, output_dir)
     reporter.update(phase="Downloading", world_size=args.world_size)
     with args.main_process_first(local=True, desc="input download"):
@@ -121,7 +123,7 @@ def _train(opts: JobOptions, cfg: TrainingConfig, output_dir: Path, reporter: St
         log_event(log, "resuming from checkpoint", checkpoint=checkpoint.name)
         reporter.update(resumed_from=checkpoint.name)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    reporter.update(phase="Saving", step=trainer.state.global_step, loss=round(result.training_loss, 6))
+    reporter.update(phase="Saving", step=trainer.state.global_step, train_loss_mean=round(result.training_loss, 6))
     if trainer.is_world_process_zero():
         trainer.model.save_pretrained(str(output_dir))
         stamp = datetime.now(UTC).isoformat(timespec="seconds")

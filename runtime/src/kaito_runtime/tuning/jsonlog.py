@@ -9,6 +9,7 @@ exception message or a library's debug output still never reaches the log.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ def setup_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> l
         for old in list(lib.handlers):
             lib.removeHandler(old)
         lib.propagate = True
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # urllib3 logs request lines at DEBUG only; keep the job's own INFO free of registry chatter.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     return handler

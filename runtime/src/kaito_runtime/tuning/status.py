@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +31,7 @@ class Status(msgspec.Struct, kw_only=True, omit_defaults=True):
     max_steps: int | None = None
     epoch: float | None = None
     loss: float | None = None
+    train_loss_mean: float | None = None
     eval_loss: float | None = None
     eta_seconds: float | None = None
     samples_per_second: float | None = None
@@ -58,18 +58,14 @@ class StatusReporter:
         self.path = path
         self.logger = logger
         self.status = Status(started_at=_now())
-        self._last_write = 0.0
 
-    def update(self, *, throttle_s: float = 0.0, **fields: Any) -> None:
-        """Sets fields and writes; with ``throttle_s`` the write is skipped if the last was more recent."""
+    def update(self, *, log: bool = True, **fields: Any) -> None:
+        """Sets fields and rewrites the file; logs the whole status as a JSON line unless ``log`` is False."""
         for k, v in fields.items():
             setattr(self.status, k, v)
-        now = time.monotonic()
-        if throttle_s and now - self._last_write < throttle_s:
-            return
-        self._last_write = now
         self.status.updated_at = _now()
-        log_event(self.logger, "status", **msgspec.to_builtins(self.status))
+        if log:
+            log_event(self.logger, "status", **msgspec.to_builtins(self.status))
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(self.path.name + ".tmp")

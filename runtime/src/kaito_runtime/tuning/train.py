@@ -25,6 +25,7 @@ from transformers import TrainingArguments as HFTrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from kaito_runtime.tuning.config import TrainingConfig
+from kaito_runtime.tuning.jsonlog import log_event
 from kaito_runtime.tuning.status import StatusReporter
 
 log = logging.getLogger("kaito.tuning.train")
@@ -117,6 +118,7 @@ class ProgressReporter(TrainerCallback):  # type: ignore[misc]
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (state.max_steps - state.global_step) / rate if rate > 0 else None
         self.reporter.update(
+            log=False,
             step=state.global_step,
             max_steps=state.max_steps,
             epoch=round(state.epoch or 0.0, 4),
@@ -133,12 +135,25 @@ class ProgressReporter(TrainerCallback):  # type: ignore[misc]
         **kw: Any,
     ) -> None:
         logs = logs or {}
-        fields: dict[str, Any] = {"step": state.global_step}
+        fields: dict[str, Any] = {}
         if "loss" in logs:
             fields["loss"] = round(float(logs["loss"]), 6)
         if "eval_loss" in logs:
             fields["eval_loss"] = round(float(logs["eval_loss"]), 6)
-        self.reporter.update(**fields)
+        if not fields:
+            return
+        self.reporter.update(log=False, **fields)
+        s = self.reporter.status
+        log_event(
+            log,
+            "progress",
+            step=state.global_step,
+            max_steps=state.max_steps,
+            epoch=round(state.epoch or 0.0, 4),
+            eta_seconds=s.eta_seconds,
+            samples_per_second=s.samples_per_second,
+            **fields,
+        )
 
 
 def build_trainer(
