@@ -14,12 +14,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tuning_helpers import HttpServer, Registry, chat_rows, write_chat_parquet
+from tuning_helpers import FAST_TRAINING, HttpServer, Registry, chat_rows, write_chat_parquet, write_config
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 @pytest.fixture(autouse=True, scope="session")
@@ -162,3 +163,72 @@ def captured_logs() -> Iterator[io.StringIO]:
         root.setLevel(old_level)
 
 
+
+
+@dataclass
+class JobRun:
+    """A finished tuning job: its output dir, exit code and the JSON log lines it wrote."""
+
+    output_dir: Path
+    rc: int
+    logs: list[dict[str, Any]]
+
+
+def run_job_in_process(opts: Any) -> JobRun:
+    """Runs the job in this process, capturing its JSON log lines."""
+    from kaito_runtime.tuning.job import run_job
+    from kaito_runtime.tuning.jsonlog import JsonFormatter
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        rc = run_job(opts)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
+    return JobRun(Path(opts.output_dir), rc, lines)
+
+
+def _job_options(tmp: Path, model_dir: Path, urls: list[str], **sections: dict[str, Any]) -> Any:
+    from kaito_runtime.tuning.download import DownloadPolicy
+    from kaito_runtime.tuning.job import JobOptions
+
+    return JobOptions(
+        config_path=write_config(tmp / "training_config.yaml", **sections),
+        data_urls=urls,
+        data_dir=tmp / "data",
+        output_dir=tmp / "results",
+        model_path=str(model_dir),
+        download=DownloadPolicy(allow_http=True, backoff_s=0.01),
+    )
+
+
+@pytest.fixture(scope="session")
+def lora_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, http_server: HttpServer) -> JobRun:
+    """One LoRA job on the tiny Phi-3 with the parquet chat file downloaded from the loopback server."""
+    opts = _job_options(
+        tmp_path_factory.mktemp("lora"),
+        tiny_model_dir,
+        [http_server.url("train.parquet?download=true")],
+        ModelConfig={"torch_dtype": "float32"},
+        LoraConfig={"r": 8, "lora_alpha": 16},
+        TrainingArguments=FAST_TRAINING,
+        DatasetConfig={"max_seq_length": 64},
+    )
+    return run_job_in_process(opts)
+
+
+@pytest.fixture
+def job_options(tmp_path: Path, tiny_model_dir: Path) -> Any:
+    """Builds JobOptions in this test's tmp dir: ``job_options(urls, **sections)``."""
+
+    def make(urls: list[str], **sections: dict[str, Any]) -> Any:
+        return _job_options(tmp_path, tiny_model_dir, urls, **sections)
+
+    return make
