@@ -136,14 +136,15 @@ def _train(opts: JobOptions, cfg: TrainingConfig, output_dir: Path, reporter: St
 def run_job(opts: JobOptions) -> int:
     """Runs the job; returns the process exit code (0 on success, 1 on a reported failure)."""
     rank = int(os.environ.get("RANK", "0"))
-    status_path: Path | None = None
     reporter = StatusReporter(None, log)
+    if rank == 0:
+        # Known before the config is read when given, so a config error is reported there too.
+        reporter.path = opts.status_file or (opts.output_dir / "status.json" if opts.output_dir else None)
     try:
         cfg = _apply_overrides(load_config(opts.config_path), opts)
         output_dir = Path(cfg.training.output_dir)
-        if rank == 0:
-            status_path = opts.status_file or output_dir / "status.json"
-            reporter.path = status_path
+        if rank == 0 and reporter.path is None:
+            reporter.path = output_dir / "status.json"
         reporter.update(method=cfg.method, image=opts.output_image)
         if cfg.collator.mlm:
             log_event(
