@@ -235,7 +235,9 @@ def parse_config(text: str, *, source: str = CONFIG_FILE_KEY) -> TrainingConfig:
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping with key 'training_config', got {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping with key 'training_config', got {type(raw).__name__}"
+        )
     try:
         cfg = msgspec.convert(raw, _ConfigFile).training_config
     except msgspec.ValidationError as e:
@@ -295,7 +297,8 @@ def default_config(method: Method) -> TrainingConfig:
 def to_yaml(cfg: TrainingConfig) -> str:
     """The YAML text of a config, every field explicit, which :func:`parse_config` reads back equal."""
     data: dict[str, Any] = {"training_config": msgspec.to_builtins(cfg)}
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    text: str = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return text
 
 
 def render_default_configmap_data(method: Method) -> dict[str, str]:

@@ -92,7 +92,9 @@ def read_rows(path: Path, fmt: DataFormat) -> tuple[list[Any], Counter[str]]:
         if fmt == "json":
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, list):
-                raise DataError(f"{path.name}: a .json file must hold a list of rows, got {type(data).__name__}")
+                raise DataError(
+                    f"{path.name}: a .json file must hold a list of rows, got {type(data).__name__}"
+                )
             return data, bad
     except DataError:
         raise
@@ -113,7 +115,8 @@ def detect_schema(columns: set[str], cfg: DatasetConfig) -> str:
         return "instruction"
     raise DataError(
         f"no known schema in columns {sorted(columns)}: expected '{cfg.messages_column}', "
-        f"'{cfg.prompt_column}'+'{cfg.completion_column}' or '{cfg.instruction_column}'+'{cfg.response_column}' "
+        f"'{cfg.prompt_column}'+'{cfg.completion_column}' or "
+        f"'{cfg.instruction_column}'+'{cfg.response_column}' "
         "(see DatasetConfig column names)"
     )
 

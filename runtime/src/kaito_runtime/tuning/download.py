@@ -87,7 +87,8 @@ def parse_input_url(url: str, policy: DownloadPolicy) -> InputURL:
         m = _SHA256.match(parts.fragment)
         if not m:
             raise DownloadError(
-                f"input URL {safe_url(url)}: fragment must be 'sha256=<64 hex digits>', got {parts.fragment!r}"
+                f"input URL {safe_url(url)}: fragment must be 'sha256=<64 hex digits>', "
+                f"got {parts.fragment!r}"
             )
         sha = m.group(1).lower()
     name = PurePosixPath(unquote(parts.path)).name
@@ -100,7 +101,9 @@ class _Retryable(Exception):
     pass
 
 
-async def _fetch_once(session: aiohttp.ClientSession, item: InputURL, dest: Path, policy: DownloadPolicy) -> None:
+async def _fetch_once(
+    session: aiohttp.ClientSession, item: InputURL, dest: Path, policy: DownloadPolicy
+) -> None:
     url = item.url
     for _ in range(policy.max_redirects + 1):
         _check_scheme(url, policy)
@@ -111,7 +114,9 @@ async def _fetch_once(session: aiohttp.ClientSession, item: InputURL, dest: Path
             if resp.status in _RETRY_STATUS:
                 raise _Retryable(f"HTTP {resp.status}")
             if resp.status != 200:
-                raise DownloadError(f"input URL {item.display}: HTTP {resp.status} {resp.reason or ''}".rstrip())
+                raise DownloadError(
+                    f"input URL {item.display}: HTTP {resp.status} {resp.reason or ''}".rstrip()
+                )
             if resp.content_length is not None and resp.content_length > policy.max_bytes:
                 raise DownloadError(
                     f"input URL {item.display}: {resp.content_length} bytes exceeds the limit of "
@@ -137,7 +142,8 @@ async def _fetch_once(session: aiohttp.ClientSession, item: InputURL, dest: Path
             if item.sha256 and digest.hexdigest() != item.sha256:
                 part.unlink(missing_ok=True)
                 raise DownloadError(
-                    f"input URL {item.display}: sha256 mismatch: expected {item.sha256}, got {digest.hexdigest()}"
+                    f"input URL {item.display}: sha256 mismatch: expected {item.sha256}, "
+                    f"got {digest.hexdigest()}"
                 )
             os.replace(part, dest)
             log_event(log, "downloaded", url=item.display, file=str(dest), bytes=size)

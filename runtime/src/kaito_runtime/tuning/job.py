@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -81,7 +82,9 @@ def _inputs(opts: JobOptions, cfg: TrainingConfig, fetch: bool) -> list[Path]:
     if cfg.dataset.dataset_path:
         files = [f for f in files if f.name == cfg.dataset.dataset_path]
         if not files:
-            raise DataError(f"DatasetConfig.dataset_path: {cfg.dataset.dataset_path!r} is not among the input URLs")
+            raise DataError(
+                f"DatasetConfig.dataset_path: {cfg.dataset.dataset_path!r} is not among the input URLs"
+            )
     return files
 
 
@@ -98,7 +101,7 @@ def _train(opts: JobOptions, cfg: TrainingConfig, output_dir: Path, reporter: St
     from kaito_runtime.tuning.model import add_lora, load_base_model, load_tokenizer
     from kaito_runtime.tuning.train import build_trainer, hf_training_arguments, last_complete_checkpoint
 
-    hf_logging.disable_progress_bar()  # tqdm bars are not JSON lines
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # tqdm bars are not JSON lines
     args = hf_training_arguments(cfg, output_dir)
     reporter.update(phase="Downloading", world_size=args.world_size)
     with args.main_process_first(local=True, desc="input download"):
@@ -123,9 +126,12 @@ def _train(opts: JobOptions, cfg: TrainingConfig, output_dir: Path, reporter: St
         log_event(log, "resuming from checkpoint", checkpoint=checkpoint.name)
         reporter.update(resumed_from=checkpoint.name)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    reporter.update(phase="Saving", step=trainer.state.global_step, train_loss_mean=round(result.training_loss, 6))
+    reporter.update(
+        phase="Saving", step=trainer.state.global_step, train_loss_mean=round(result.training_loss, 6)
+    )
     if trainer.is_world_process_zero():
-        trainer.model.save_pretrained(str(output_dir))
+        peft_model: Any = trainer.model
+        peft_model.save_pretrained(str(output_dir))
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         (output_dir / COMPLETION_MARKER).write_text(f"Fine-Tuning completed at {stamp}\n")
         log_event(log, "adapter saved", adapter_dir=str(output_dir))

@@ -77,7 +77,7 @@ def quantization_config(cfg: TrainingConfig) -> Any:
         return None
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
+    return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
         load_in_4bit=q.load_in_4bit,
         load_in_8bit=q.load_in_8bit,
         bnb_4bit_quant_type=q.bnb_4bit_quant_type,
@@ -94,7 +94,7 @@ def disable_cpu_repack(model: torch.nn.Module) -> int:
         return 0
     n = 0
     for module in model.modules():
-        if isinstance(module, bnb.nn.Linear4bit):
+        if isinstance(module, bnb.nn.Linear4bit):  # type: ignore[attr-defined]
             module.support_avx512bf16_for_cpu = False
             n += 1
     return n
@@ -131,7 +131,7 @@ def load_base_model(cfg: TrainingConfig, *, world_size: int = 1, local_rank: int
     if quant is not None:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(
+        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
             model, use_gradient_checkpointing=cfg.training.gradient_checkpointing
         )
         if not torch.cuda.is_available():
@@ -149,7 +149,7 @@ def add_lora(model: Any, cfg: TrainingConfig) -> Any:
     targets = target_modules(cfg, getattr(model.config, "model_type", ""))
     peft_cfg = LoraConfig(
         r=lo.r,
-        lora_alpha=lo.lora_alpha,
+        lora_alpha=lo.lora_alpha,  # type: ignore[arg-type]  # peft annotates int, accepts float
         lora_dropout=lo.lora_dropout,
         target_modules=targets,
         bias=lo.bias,
@@ -163,5 +163,7 @@ def add_lora(model: Any, cfg: TrainingConfig) -> Any:
         raise ConfigError(f"LoraConfig.target_modules: {e}") from None
     trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in peft_model.parameters())
-    log_event(log, "LoRA adapter added", target_modules=targets, trainable_params=trainable, total_params=total)
+    log_event(
+        log, "LoRA adapter added", target_modules=targets, trainable_params=trainable, total_params=total
+    )
     return peft_model

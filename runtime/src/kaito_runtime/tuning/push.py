@@ -79,7 +79,9 @@ def read_push_secret(path: Path, registry: str) -> Credentials:
         try:
             user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            raise PushError(f"push secret {path}: auths.{registry}.auth is not base64 of user:password") from None
+            raise PushError(
+                f"push secret {path}: auths.{registry}.auth is not base64 of user:password"
+            ) from None
     if not isinstance(user, str) or not isinstance(password, str) or not user or not password:
         raise PushError(f"push secret {path}: auths.{registry} has no username and password")
     register_secret(password)
@@ -135,14 +137,21 @@ def push_adapter(
             if attempt < attempts:
                 delay = backoff_s * 2 ** (attempt - 1)
                 log_event(
-                    log, "push failed; retrying", logging.WARNING, image=image, attempt=attempt,
-                    error=last, retry_in_s=delay,
+                    log,
+                    "push failed; retrying",
+                    logging.WARNING,
+                    image=image,
+                    attempt=attempt,
+                    error=last,
+                    retry_in_s=delay,
                 )
                 time.sleep(delay)
     raise PushError(f"push of the adapter to {image} failed after {attempts} attempts: {last}")
 
 
-def pull_adapter(image: str, out_dir: Path, creds: Credentials | None, *, insecure: bool = False) -> list[Path]:
+def pull_adapter(
+    image: str, out_dir: Path, creds: Credentials | None, *, insecure: bool = False
+) -> list[Path]:
     """Pulls an adapter artifact back into ``out_dir`` (used by tests and for checks)."""
     client = _client(registry_of(image), creds, insecure)
     out_dir.mkdir(parents=True, exist_ok=True)

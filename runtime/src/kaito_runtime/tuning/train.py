@@ -94,7 +94,7 @@ class _ListDataset(torch.utils.data.Dataset[dict[str, list[int]]]):
         return self.rows[i]
 
 
-class ProgressReporter(TrainerCallback):  # type: ignore[misc]
+class ProgressReporter(TrainerCallback):
     """Sends step, epoch, loss, throughput and ETA to the status reporter."""
 
     def __init__(self, reporter: StatusReporter, samples_per_step: int) -> None:

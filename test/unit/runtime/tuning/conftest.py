@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from tuning_helpers import FAST_TRAINING, HttpServer, Registry, chat_rows, write_chat_parquet, write_config
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
     # Our machines are shared: with several busy cores, torch's spinning thread pool is 20x slower.
@@ -44,7 +46,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    hits: Counter[str] = Counter()
+    hits: ClassVar[Counter[str]] = Counter()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -71,7 +73,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def http_server(data_root: Path) -> Iterator[HttpServer]:
-    """Serves ``data_root`` on 127.0.0.1; ``/flaky/X`` fails twice with 503, ``/redirect/X`` redirects to X."""
+    """Serves ``data_root`` on 127.0.0.1; ``/flaky/X`` fails twice (503), ``/redirect/X`` redirects to X."""
 
     def handler(*args: Any, **kw: Any) -> _Handler:
         return _Handler(*args, directory=str(data_root), **kw)
@@ -97,7 +99,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """Debian's docker-registry on 127.0.0.1 with htpasswd (bcrypt) auth, plus a dockerconfigjson."""
     binary, htpasswd = shutil.which("docker-registry"), shutil.which("htpasswd")
     if binary is None or htpasswd is None:
-        missing = [p for p, b in (("docker-registry", binary), ("apache2-utils (htpasswd)", htpasswd)) if b is None]
+        missing = [
+            p for p, b in (("docker-registry", binary), ("apache2-utils (htpasswd)", htpasswd)) if b is None
+        ]
         pytest.fail(
             f"the registry push test needs the Debian package(s) {', '.join(missing)}: "
             "apt-get install -y docker-registry apache2-utils (listed in hack/apt-packages.txt)"
@@ -163,8 +167,6 @@ def captured_logs() -> Iterator[io.StringIO]:
         root.setLevel(old_level)
 
 
-
-
 @dataclass
 class JobRun:
     """A finished tuning job: its output dir, exit code and the JSON log lines it wrote."""
@@ -210,7 +212,9 @@ def _job_options(tmp: Path, model_dir: Path, urls: list[str], **sections: dict[s
 
 
 @pytest.fixture(scope="session")
-def lora_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, http_server: HttpServer) -> JobRun:
+def lora_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, http_server: HttpServer
+) -> JobRun:
     """One LoRA job on the tiny Phi-3 with the parquet chat file downloaded from the loopback server."""
     opts = _job_options(
         tmp_path_factory.mktemp("lora"),

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tuning_helpers import chat_rows, write_chat_parquet
 
 from kaito_runtime.tuning.config import DatasetConfig
 from kaito_runtime.tuning.data import prepare_data
 from kaito_runtime.tuning.errors import DataError
-
-from tuning_helpers import chat_rows, write_chat_parquet
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +39,23 @@ def test_parquet_chat_messages_are_rendered_with_the_chat_template(tmp_path: Pat
     data = prepare_data([f], DatasetConfig(shuffle_dataset=False), tokenizer)
     assert data.report.rows_used == 4 and not data.eval
     text = tokenizer.decode(data.train[0]["input_ids"])
-    assert text == "<|user|>\nWhat is Kubernetes?<|end|>\n<|assistant|>\nThe answer is number 0.<|end|>\n<|end|>"
+    assert (
+        text == "<|user|>\nWhat is Kubernetes?<|end|>\n<|assistant|>\nThe answer is number 0.<|end|>\n<|end|>"
+    )
     assert data.train[0]["labels"] == data.train[0]["input_ids"]
 
 
 def test_prompt_completion_jsonl_becomes_a_user_assistant_chat(tmp_path: Path, tokenizer: Any) -> None:
     f = _jsonl(tmp_path / "d.jsonl", [{"prompt": "Hello!", "completion": "How can I help you today?"}])
     data = prepare_data([f], DatasetConfig(), tokenizer)
-    assert tokenizer.decode(data.train[0]["input_ids"]).startswith("<|user|>\nHello!<|end|>\n<|assistant|>\nHow can")
+    assert tokenizer.decode(data.train[0]["input_ids"]).startswith(
+        "<|user|>\nHello!<|end|>\n<|assistant|>\nHow can"
+    )
 
 
-def test_instruction_context_response_csv_puts_the_context_in_the_user_turn(tmp_path: Path, tokenizer: Any) -> None:
+def test_instruction_context_response_csv_puts_the_context_in_the_user_turn(
+    tmp_path: Path, tokenizer: Any
+) -> None:
     f = _csv(tmp_path / "d.csv", [{"instruction": "Summarize.", "context": "The fox.", "response": "A fox."}])
     data = prepare_data([f], DatasetConfig(), tokenizer)
     assert "<|user|>\nSummarize.\n\nThe fox.<|end|>" in tokenizer.decode(data.train[0]["input_ids"])
@@ -61,7 +66,9 @@ def test_json_list_with_mapped_columns_and_a_system_prompt(tmp_path: Path, token
     f.write_text(json.dumps([{"q": "Hi", "a": "Hello"}]))
     cfg = DatasetConfig(prompt_column="q", completion_column="a", system_prompt="Be brief.")
     data = prepare_data([f], cfg, tokenizer)
-    assert tokenizer.decode(data.train[0]["input_ids"]).startswith("<|system|>\nBe brief.<|end|>\n<|user|>\nHi")
+    assert tokenizer.decode(data.train[0]["input_ids"]).startswith(
+        "<|system|>\nBe brief.<|end|>\n<|user|>\nHi"
+    )
 
 
 def test_unusable_rows_are_counted_by_reason_not_silently_dropped(tmp_path: Path, tokenizer: Any) -> None:
@@ -100,7 +107,11 @@ def test_train_test_split_holds_out_an_eval_set(tmp_path: Path, tokenizer: Any) 
 
 BAD_FILES = [
     ("empty.jsonl", "", "no usable rows"),
-    ("nothing.jsonl", '{"messages": []}\n{"messages": "x"}\n', "no usable rows (messages schema): 1 'messages' is"),
+    (
+        "nothing.jsonl",
+        '{"messages": []}\n{"messages": "x"}\n',
+        "no usable rows (messages schema): 1 'messages' is",
+    ),
     ("cols.jsonl", '{"foo": 1}\n', "no known schema in columns ['foo']"),
     ("obj.json", '{"messages": []}', "a .json file must hold a list of rows"),
     ("broken.json", "[{", "cannot read as json"),
@@ -122,5 +133,5 @@ def test_bad_data_files_fail_with_the_reason(
 
 def test_a_split_that_leaves_eval_empty_is_an_error(tmp_path: Path, tokenizer: Any) -> None:
     f = write_chat_parquet(tmp_path / "t.parquet", chat_rows(1))
-    with pytest.raises(DataError, match="train_test_split: 0.5 of 1 usable rows"):
+    with pytest.raises(DataError, match=r"train_test_split: 0\.5 of 1 usable rows"):
         prepare_data([f], DatasetConfig(train_test_split=0.5), tokenizer)

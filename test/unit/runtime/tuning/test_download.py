@@ -6,11 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from tuning_helpers import HttpServer
 
 from kaito_runtime.tuning.download import DownloadPolicy, download_inputs, parse_input_url
 from kaito_runtime.tuning.errors import DownloadError
-
-from tuning_helpers import HttpServer
 
 HTTP = DownloadPolicy(allow_http=True, attempts=3, backoff_s=0.01)
 

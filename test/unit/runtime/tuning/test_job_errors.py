@@ -6,24 +6,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_job_in_process
 from tuning_helpers import HttpServer
 
 from kaito_runtime.tuning.status import read_status
 
-from conftest import run_job_in_process
-
 CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     ("unknown key", {"LoraConfig": {"alpha": 3}}, "train.parquet", "InvalidConfig", "unknown field `alpha`"),
-    ("wrong type", {"TrainingArguments": {"max_steps": "many"}}, "train.parquet", "InvalidConfig", "max_steps"),
-    ("no target match", {"LoraConfig": {"target_modules": ["q_proj"]}, "TrainingArguments": {"max_steps": 1}},
-     "train.parquet", "InvalidConfig", "LoraConfig.target_modules"),
+    (
+        "wrong type",
+        {"TrainingArguments": {"max_steps": "many"}},
+        "train.parquet",
+        "InvalidConfig",
+        "max_steps",
+    ),
+    (
+        "no target match",
+        {"LoraConfig": {"target_modules": ["q_proj"]}, "TrainingArguments": {"max_steps": 1}},
+        "train.parquet",
+        "InvalidConfig",
+        "LoraConfig.target_modules",
+    ),
     ("missing file", {}, "missing.parquet", "DownloadFailed", "HTTP 404"),
     ("unusable rows", {}, "bad.jsonl", "InvalidData", "bad.jsonl: no usable rows"),
     ("unknown schema", {}, "cols.csv", "InvalidData", "no known schema in columns ['a', 'b']"),
 ]
 
 
-@pytest.mark.parametrize(("sections", "file", "reason", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("sections", "file", "reason", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_job_fails_with_the_reason_in_its_status(
     job_options: Any, http_server: HttpServer, sections: dict[str, Any], file: str, reason: str, message: str
 ) -> None:

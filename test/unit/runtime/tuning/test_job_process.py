@@ -1,4 +1,4 @@
-"""The job as a process: killed mid-run it resumes from its checkpoint; under torchrun it trains with 2 ranks."""
+"""The job as a process: a killed run resumes from its checkpoint; torchrun trains with 2 ranks."""
 
 from __future__ import annotations
 
@@ -31,10 +31,24 @@ def _args(tmp: Path, model: Path, data: Path, **training: object) -> list[str]:
     config = write_config(
         tmp / "training_config.yaml",
         ModelConfig={"torch_dtype": "float32"},
-        TrainingArguments={"per_device_train_batch_size": 2, "learning_rate": 0.01, "logging_steps": 1, **training},
+        TrainingArguments={
+            "per_device_train_batch_size": 2,
+            "learning_rate": 0.01,
+            "logging_steps": 1,
+            **training,
+        },
         DatasetConfig={"max_seq_length": 48},
     )
-    return ["--config", str(config), "--data-dir", str(data), "--output-dir", str(tmp / "out"), "--model-path", str(model)]
+    return [
+        "--config",
+        str(config),
+        "--data-dir",
+        str(data),
+        "--output-dir",
+        str(tmp / "out"),
+        "--model-path",
+        str(model),
+    ]
 
 
 def test_a_job_killed_mid_run_resumes_from_its_last_checkpoint(
@@ -55,7 +69,9 @@ def test_a_job_killed_mid_run_resumes_from_its_last_checkpoint(
     killed_at = read_status(out / "status.json")
     assert killed_at.phase == "Training" and killed_at.step is not None and killed_at.step < 60
     assert not (out / "adapter_model.safetensors").exists()
-    complete = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists())
+    complete = sorted(
+        int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()
+    )
 
     second = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -69,7 +85,9 @@ def test_a_job_killed_mid_run_resumes_from_its_last_checkpoint(
     assert (out / "adapter_model.safetensors").is_file()
 
 
-def test_torchrun_with_two_processes_trains_one_adapter(tmp_path: Path, tiny_model_dir: Path, data_root: Path) -> None:
+def test_torchrun_with_two_processes_trains_one_adapter(
+    tmp_path: Path, tiny_model_dir: Path, data_root: Path
+) -> None:
     args = _args(tmp_path, tiny_model_dir, data_root, max_steps=4, save_steps=100)
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -1,4 +1,4 @@
-"""Adapter delivery to a real OCI registry (docker-registry with htpasswd auth) with oras; secrets stay secret."""
+"""Adapter delivery to a real OCI registry (docker-registry, htpasswd auth) with oras; secrets stay secret."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import JobRun, run_job_in_process
 from tuning_helpers import Registry
 
 from kaito_runtime.tuning.errors import PushError
 from kaito_runtime.tuning.jsonlog import redact, register_secret
 from kaito_runtime.tuning.push import ADAPTER_FILES, Credentials, pull_adapter, read_push_secret, registry_of
 from kaito_runtime.tuning.status import read_status
-
-from conftest import JobRun, run_job_in_process
 
 
 def _secrets_of(reg: Registry) -> list[str]:
@@ -66,7 +65,9 @@ def test_wrong_password_fails_after_retries_keeps_the_adapter_and_logs_no_secret
 
     wrong = "wrong-Pa55word-123"
     secret = tmp_path / ".dockerconfigjson"
-    secret.write_text(json.dumps({"auths": {registry.host: {"username": registry.username, "password": wrong}}}))
+    secret.write_text(
+        json.dumps({"auths": {registry.host: {"username": registry.username, "password": wrong}}})
+    )
     out = tmp_path / "results"
     out.mkdir()
     for name in (*ADAPTER_FILES, "fine_tuning_completed.txt"):
@@ -86,7 +87,11 @@ def test_wrong_password_fails_after_retries_keeps_the_adapter_and_logs_no_secret
     assert run.rc == 1
     status = read_status(out / "status.json")
     assert status.phase == "Failed" and status.reason == "PushFailed"
-    assert status.message and "failed after 2 attempts" in status.message and "unauthorized" in status.message.lower()
+    assert (
+        status.message
+        and "failed after 2 attempts" in status.message
+        and "unauthorized" in status.message.lower()
+    )
     assert sum(1 for line in run.logs if line.get("msg") == "push failed; retrying") == 1
     assert all((out / name).is_file() for name in ADAPTER_FILES)
     everything = json.dumps(run.logs) + captured_logs.getvalue() + (out / "status.json").read_text()
@@ -97,7 +102,9 @@ def test_wrong_password_fails_after_retries_keeps_the_adapter_and_logs_no_secret
 def test_push_secret_without_the_registry_names_what_it_has(tmp_path: Path) -> None:
     secret = tmp_path / ".dockerconfigjson"
     secret.write_text(json.dumps({"auths": {"https://other.example.com": {"auth": "dTpw"}}}))
-    with pytest.raises(PushError, match=r"no credentials for registry 'reg\.example\.com' \(it has: other\.example\.com\)"):
+    with pytest.raises(
+        PushError, match=r"no credentials for registry 'reg\.example\.com' \(it has: other\.example\.com\)"
+    ):
         read_push_secret(secret, "reg.example.com")
 
 
@@ -123,7 +130,9 @@ def test_credentials_from_the_auth_field_are_decoded_and_redacted(tmp_path: Path
     secret.write_text(json.dumps({"auths": {"https://r.io/v1/": {"auth": auth}}}))
     creds = read_push_secret(secret, "r.io")
     assert creds == Credentials("robot", "auth-Field-Pa55")
-    assert "auth-Field-Pa55" not in repr(creds) and "auth-Field-Pa55" not in str(dataclasses.astuple(creds)[:1])
+    assert "auth-Field-Pa55" not in repr(creds) and "auth-Field-Pa55" not in str(
+        dataclasses.astuple(creds)[:1]
+    )
     assert redact(f"x auth-Field-Pa55 {auth} y") == "x *** *** y"
 
 
@@ -137,7 +146,11 @@ def test_registered_secrets_are_scrubbed_from_every_log_line(captured_logs: io.S
 
 @pytest.mark.parametrize(
     ("image", "registry"),
-    [("127.0.0.1:5000/a/b:1", "127.0.0.1:5000"), ("myacr.azurecr.io/x:0.0.1", "myacr.azurecr.io"), ("user/img", "docker.io")],
+    [
+        ("127.0.0.1:5000/a/b:1", "127.0.0.1:5000"),
+        ("myacr.azurecr.io/x:0.0.1", "myacr.azurecr.io"),
+        ("user/img", "docker.io"),
+    ],
 )
 def test_registry_is_taken_from_the_image_reference(image: str, registry: str) -> None:
     assert registry_of(image) == registry

@@ -8,14 +8,19 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import JobRun, run_job_in_process
 from tuning_helpers import FAST_TRAINING, HttpServer
 
-from kaito_runtime.tuning.config import DatasetConfig, LoraConfig, ModelConfig, QuantizationConfig, TrainingConfig
+from kaito_runtime.tuning.config import (
+    DatasetConfig,
+    LoraConfig,
+    ModelConfig,
+    QuantizationConfig,
+    TrainingConfig,
+)
 from kaito_runtime.tuning.job import COMPLETION_MARKER
 from kaito_runtime.tuning.model import add_lora, disable_cpu_repack, load_base_model
 from kaito_runtime.tuning.status import read_status
-
-from conftest import JobRun, run_job_in_process
 
 
 def _losses(run: JobRun) -> list[float]:
@@ -50,7 +55,9 @@ def test_progress_log_lines_carry_step_epoch_loss_and_eta(lora_run: JobRun) -> N
     assert phases[0] == "Downloading" and phases[-1] == "Succeeded" and "Training" in phases
 
 
-def test_adapter_reloads_onto_the_base_model_and_changes_generations(lora_run: JobRun, tiny_model_dir: Path) -> None:
+def test_adapter_reloads_onto_the_base_model_and_changes_generations(
+    lora_run: JobRun, tiny_model_dir: Path
+) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -92,7 +99,9 @@ def test_qlora_job_on_cpu_lowers_the_training_loss(job_options: Any, http_server
     assert losses[-1] < losses[0] - 0.1
     assert read_status(run.output_dir / "status.json").method == "qlora"
     assert (run.output_dir / "adapter_model.safetensors").is_file()
-    assert any(line.get("msg") == "disabled the bitsandbytes CPU repack" and line["layers"] > 0 for line in run.logs)
+    assert any(
+        line.get("msg") == "disabled the bitsandbytes CPU repack" and line["layers"] > 0 for line in run.logs
+    )
 
 
 def _qlora_cfg(model_dir: Path) -> TrainingConfig:
@@ -115,7 +124,9 @@ def _max_rel_grad_error(model_dir: Path, *, repack_allowed: bool) -> float:
     ref = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     for name, mod in q.named_modules():
         if isinstance(mod, bnb.nn.Linear4bit):
-            ref.get_submodule(name).weight.data = dequantize_4bit(mod.weight.data, mod.weight.quant_state).float()
+            ref.get_submodule(name).weight.data = dequantize_4bit(
+                mod.weight.data, mod.weight.quant_state
+            ).float()
             mod.support_avx512bf16_for_cpu = repack_allowed
     if not repack_allowed:
         assert disable_cpu_repack(q) > 0
