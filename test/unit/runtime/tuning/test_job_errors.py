@@ -39,10 +39,14 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
 def test_job_fails_with_the_reason_in_its_status(
     job_options: Any, http_server: HttpServer, sections: dict[str, Any], file: str, reason: str, message: str
 ) -> None:
-    root = http_server.root
+    root = http_server.root / "errors"  # not beside train.parquet: other tests read that whole folder
+    root.mkdir(exist_ok=True)
     (root / "bad.jsonl").write_text('{"messages": [{"role": "user", "content": "no answer"}]}\n')
     (root / "cols.csv").write_text("a,b\n1,2\n")
-    opts = job_options([http_server.url(file)], ModelConfig={"torch_dtype": "float32"}, **sections)
+    (root / "train.parquet").write_bytes((http_server.root / "train.parquet").read_bytes())
+    opts = job_options(
+        [http_server.url("errors/" + file)], ModelConfig={"torch_dtype": "float32"}, **sections
+    )
     run = run_job_in_process(opts)
     assert run.rc == 1
     status = read_status(Path(opts.output_dir) / "status.json")

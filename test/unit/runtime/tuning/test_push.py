@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,13 @@ def test_job_pushes_the_adapter_and_it_pulls_back_byte_identical(
     from kaito_runtime.tuning.job import JobOptions
 
     image = f"{registry.host}/tuned/phi-3-adapter:0.0.1"
+    out = tmp_path / "results"  # a copy: the LoRA run's own status file is checked by other tests
+    shutil.copytree(lora_run.output_dir, out)
     config = tmp_path / "training_config.yaml"
     config.write_text("training_config:\n  LoraConfig: {r: 8, lora_alpha: 16}\n")
     opts = JobOptions(
         config_path=config,
-        output_dir=lora_run.output_dir,
+        output_dir=out,
         output_image=image,
         push_secret=registry.secret_path,
         insecure_registry=True,
@@ -45,13 +48,13 @@ def test_job_pushes_the_adapter_and_it_pulls_back_byte_identical(
     assert not any(line.get("msg") == "progress" for line in run.logs)
     [pushed] = [line for line in run.logs if line.get("msg") == "adapter pushed"]
     assert pushed["digest"].startswith("sha256:")
-    assert read_status(lora_run.output_dir / "status.json").phase == "Succeeded"
+    assert read_status(out / "status.json").phase == "Succeeded"
 
     creds = read_push_secret(registry.secret_path, registry.host)
     files = pull_adapter(image, tmp_path / "pulled", creds, insecure=True)
     assert sorted(p.name for p in files) == sorted(ADAPTER_FILES)
     for name in ADAPTER_FILES:
-        assert (tmp_path / "pulled" / name).read_bytes() == (lora_run.output_dir / name).read_bytes()
+        assert (tmp_path / "pulled" / name).read_bytes() == (out / name).read_bytes()
 
     text = json.dumps(run.logs)
     for secret in _secrets_of(registry):
