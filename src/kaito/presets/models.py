@@ -171,7 +171,7 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
             f"--nproc_per_node={gpus_per_node}",
             "-m",
             "kaito_runtime.tuning",
-            f"--model={self.model_path}",
+            f"--model-path={self.model_path}",
             f"--config={config_path}",
         ]
 
