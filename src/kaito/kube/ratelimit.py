@@ -35,7 +35,7 @@ class ItemExponentialFailureRateLimiter:
     def when(self, item: Hashable) -> float:
         exp = self._failures.get(item, 0)
         self._failures[item] = exp + 1
-        if exp > 1024:  # 2**exp would overflow a float long before this; the cap applies anyway
+        if exp > 62:  # 2.0**exp overflows near 1024; the cap applied long before
             return self.max_delay
         return min(self.base_delay * 2.0**exp, self.max_delay)
 
