@@ -114,7 +114,8 @@ class Controller:
         return self.watch(informer, EnqueueRequestsFromMapFunc(fn), *predicates)
 
     async def wait_for_sync(self) -> None:
-        synced = await asyncio.gather(*(i.wait_for_sync(self.cache_sync_timeout) for i in self._informers))
+        timeout = self.cache_sync_timeout
+        synced = await asyncio.gather(*(self._clock.wait(i.synced, timeout) for i in self._informers))
         if not all(synced):
             kinds = [i.res.kind for i, ok in zip(self._informers, synced, strict=True) if not ok]
             raise CacheSyncTimeoutError(

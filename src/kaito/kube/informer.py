@@ -121,6 +121,11 @@ class Informer(Generic[T]):
         self.store.add_indexer(name, fn)
 
     @property
+    def synced(self) -> asyncio.Event:
+        """Set once the first list was stored."""
+        return self._synced
+
+    @property
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
