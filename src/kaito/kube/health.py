@@ -33,8 +33,15 @@ class HealthServer:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/healthz", lambda r: self._serve(r, self.liveness))
-        app.router.add_get("/readyz", lambda r: self._serve(r, self.readiness))
+
+        async def healthz(request: web.Request) -> web.Response:
+            return await self._serve(request, self.liveness)
+
+        async def readyz(request: web.Request) -> web.Response:
+            return await self._serve(request, self.readiness)
+
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
         app.router.add_get("/metrics", self._metrics)
         return app
 
