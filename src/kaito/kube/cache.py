@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from kaito.kube.clock import Clock
-from kaito.kube.informer import Informer, strip_annotations
+from kaito.kube.informer import Informer, slim
 from kaito.kube.resource import KubeObject, Resource
 from kaito.kube.store import IndexFunc
 from kaito.kube.transport import Transport
@@ -62,7 +62,7 @@ class Cache:
         self._transport = transport
         self.namespace = namespace
         self.resync_period = resync_period
-        self.transform = transform or strip_annotations()
+        self.transform = transform or slim()
         self._clock = clock
         self._informers: dict[Resource[Any], Informer[Any]] = {}
         self._started = False

@@ -4,7 +4,7 @@ Mirrors client-go shared_informer.go with one asyncio task instead of a DeltaFIF
 is applied to the store first, then every handler is called synchronously (handlers must be
 fast: enqueue a key, no I/O). A relist emits updates for known objects, adds for new ones and
 deletes (with the last known state) for the ones that vanished. `transform` runs on every
-object before it is stored, to drop what nobody reads.
+object before it is stored, to drop what nobody reads (see `slim`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -62,15 +63,36 @@ class FuncHandler(Generic[T]):
             self.delete(obj)
 
 
-def strip_annotations(*keys: str) -> Callable[[KubeObject], KubeObject]:
-    """A transform dropping the named annotations (default: kubectl's last-applied copy)."""
-    drop = keys or (LAST_APPLIED,)
+def slim(
+    *,
+    drop_annotations: tuple[str, ...] = (LAST_APPLIED,),
+    keep_annotation_prefixes: tuple[str, ...] | None = None,
+    max_annotation_bytes: int = 4096,
+) -> Callable[[KubeObject], KubeObject]:
+    """A cache transform that drops what a controller does not read.
+
+    Removes the named annotations (kubectl's last-applied copy by default), any annotation whose
+    value exceeds `max_annotation_bytes`, and, if `keep_annotation_prefixes` is given, every
+    annotation not under one of those prefixes; interns the namespace string, which thousands of
+    cached objects share. (managedFields are never decoded in the first place.)
+    """
 
     def transform(obj: KubeObject) -> KubeObject:
-        annotations = obj.metadata.annotations
+        meta = obj.metadata
+        if meta.namespace:
+            meta.namespace = sys.intern(meta.namespace)
+        annotations = meta.annotations
         if annotations:
-            for key in drop:
-                annotations.pop(key, None)
+            for key in [
+                k
+                for k, v in annotations.items()
+                if k in drop_annotations
+                or len(v) > max_annotation_bytes
+                or (keep_annotation_prefixes is not None and not k.startswith(keep_annotation_prefixes))
+            ]:
+                del annotations[key]
+            if not annotations:
+                meta.annotations = None
         return obj
 
     return transform

@@ -42,6 +42,7 @@ class EventDecoder(Generic[T]):
 
     def __init__(self, res: Resource[T]) -> None:
         self._decoder = res.decoder
+        self._typed = res.event_decoder
         self._buf = bytearray()
 
     def feed(self, chunk: bytes) -> list[Event[T]]:
@@ -52,6 +53,19 @@ class EventDecoder(Generic[T]):
             return []
         complete = bytes(self._buf[: end + 1])
         del self._buf[: end + 1]
+        # Fast path: the whole batch in one pass into typed events. An ERROR line (a Status, which
+        # may not fit the type) or a bookmark that does not fit sends the batch the two-step way.
+        try:
+            typed = self._typed.decode_lines(complete)
+        except msgspec.ValidationError:
+            typed = None
+        if typed is not None and not any(t.type == ERROR for t in typed):
+            return [
+                Event(BOOKMARK, None, t.object.metadata.resource_version or "")
+                if t.type == BOOKMARK
+                else Event(t.type, t.object, t.object.metadata.resource_version or "")
+                for t in typed
+            ]
         return [self.decode(raw) for raw in _event_decoder.decode_lines(complete)]
 
     def finish(self) -> list[Event[T]]:

@@ -7,6 +7,7 @@ It models only what kaito.kube relies on; the e2e tests check the same behaviour
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -155,7 +156,7 @@ class FakeApi:
                 resp = status(fault.code, fault.reason, **fault.details)
                 resp.headers.update(fault.headers)
                 return resp
-        plural, ns, name, sub = self.parse(request.path)
+        plural, ns, name, _sub = self.parse(request.path)
         body = await request.read()
         if request.method == "GET" and not name:
             if q.get("watch") == "true":
@@ -278,10 +279,8 @@ class FakeApi:
                 if left <= 0:
                     break
                 async with self._changed:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), min(left, 0.05))
-                    except TimeoutError:
-                        pass
         finally:
             self.open_watches -= 1
         return resp

@@ -92,7 +92,7 @@ async def test_merge_patch_with_a_stale_resource_version_conflicts(client, api):
 async def test_apply_sends_an_apply_patch_with_field_manager_and_force(client, api):
     await client.create(THINGS, thing("a"))
     await client.apply(THINGS, {"metadata": {"name": "a", "namespace": "default"}, "spec": {"x": 1}})
-    method, path, query, ctype = api.requests[-1]
+    method, _path, query, ctype = api.requests[-1]
     assert (method, ctype) == ("PATCH", PatchType.APPLY.value)
     assert query == {"fieldManager": "test-manager", "force": "true"}
     with pytest.raises(ValueError, match="force"):
@@ -146,5 +146,5 @@ async def test_cluster_scoped_paths_refuse_a_namespace(client):
     assert THINGS.path("ns", "x", "status") == "/apis/example.com/v1/namespaces/ns/things/x/status"
     with pytest.raises(ValueError, match="namespace"):
         NODES.path("ns")
-    with pytest.raises(ValueError, match="metadata.name"):
+    with pytest.raises(ValueError, match=r"metadata\.name"):
         await client.update(THINGS, Thing(metadata=ObjectMeta(namespace="default")))

@@ -20,7 +20,12 @@ from .kinds import NODES, THINGS, Node, Thing
 def obj(name, ns="default", rv="1", generation=1, owners=None, labels=None):
     return Thing(
         metadata=ObjectMeta(
-            name=name, namespace=ns, resource_version=rv, generation=generation, owner_references=owners, labels=labels
+            name=name,
+            namespace=ns,
+            resource_version=rv,
+            generation=generation,
+            owner_references=owners,
+            labels=labels,
         )
     )
 
@@ -173,7 +178,9 @@ async def test_owned_objects_enqueue_their_controller_owner_on_add_update_and_de
     children.apply("ADDED", obj("child", owners=[ref, other, not_controller]))
     await settle()
     assert rec.calls == [Request("parent", "default")]
-    moved = OwnerReference(api_version="example.com/v1", kind="Thing", name="parent2", uid="u4", controller=True)
+    moved = OwnerReference(
+        api_version="example.com/v1", kind="Thing", name="parent2", uid="u4", controller=True
+    )
     children.apply("MODIFIED", obj("child", rv="2", owners=[moved]))
     await settle()
     assert set(rec.calls[1:]) == {Request("parent", "default"), Request("parent2", "default")}
@@ -192,7 +199,10 @@ async def test_mapped_watches_enqueue_what_the_function_returns(clock):
 
     ctrl = Controller("c-map", rec, clock=clock).for_(owners).watches(nodes, by_label)
     owners.replace([], "1")
-    nodes.replace([Node(metadata=ObjectMeta(name="n1", labels={"owner": "ws"})), Node(metadata=ObjectMeta(name="n2"))], "1")
+    nodes.replace(
+        [Node(metadata=ObjectMeta(name="n1", labels={"owner": "ws"})), Node(metadata=ObjectMeta(name="n2"))],
+        "1",
+    )
     task = await run(ctrl)
     assert rec.calls == [Request("ws", "default")]
     await stop(ctrl, task)

@@ -7,15 +7,15 @@ import pytest
 
 from kaito.kube.backoff import Backoff
 from kaito.kube.cache import Cache
-from kaito.kube.informer import LAST_APPLIED, FuncHandler, Informer, strip_annotations
+from kaito.kube.informer import LAST_APPLIED, FuncHandler, Informer, slim
 from kaito.kube.store import index_by_label
 
 from .kinds import THINGS, thing
 
 
-async def eventually(pred, timeout=5.0):
+async def eventually(pred, within=5.0):
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + within
     while not pred():
         if loop.time() > end:
             raise AssertionError("condition not met in time")
@@ -38,7 +38,7 @@ class Recorder:
 
 @pytest.fixture
 async def informer(transport):
-    inf = Informer(transport, THINGS, indexers={"app": index_by_label("app")}, transform=strip_annotations())
+    inf = Informer(transport, THINGS, indexers={"app": index_by_label("app")}, transform=slim())
     inf.reflector._backoff = Backoff(initial=0.01, cap=0.05)
     yield inf
     await inf.stop()
@@ -122,7 +122,7 @@ async def test_410_relists_and_recovers_deletions_missed_while_disconnected(api,
     await api.put("things", thing("stays", changed=True))
     api.compact()
     api.max_watch_seconds = 3600
-    await eventually(lambda: informer.reflector.lists >= 2, timeout=10)
+    await eventually(lambda: informer.reflector.lists >= 2, within=10)
     await eventually(lambda: informer.store.get("default/new") is not None)
     assert sorted(informer.store.keys()) == ["default/new", "default/stays"]
     assert ("delete", "goes") in rec.events and ("add", "new", False) in rec.events
@@ -136,7 +136,7 @@ async def test_an_expired_list_makes_the_next_list_a_quorum_read(api, informer):
     # … the relist from the last RV is expired too, so the list after it asks for RV "".
     api.fail_next("GET", 410, "Expired", path_contains="/things")
     await api.close_watches()
-    await eventually(lambda: informer.reflector.lists >= 2, timeout=10)
+    await eventually(lambda: informer.reflector.lists >= 2, within=10)
     plain_lists = [r[2] for r in api.requests if r[2].get("watch") is None]
     assert plain_lists[-1].get("resourceVersion", "") == ""
 
@@ -153,7 +153,7 @@ async def test_a_watch_that_closes_at_once_with_no_events_backs_off(api, informe
 async def test_indexes_and_the_transform_apply_to_cached_objects(api, informer):
     obj = thing("a")
     obj["metadata"]["labels"] = {"app": "web"}
-    obj["metadata"]["annotations"] = {LAST_APPLIED: "{...big...}", "keep": "me"}
+    obj["metadata"]["annotations"] = {LAST_APPLIED: "{...}", "keep": "me", "huge": "x" * 5000}
     await api.put("things", obj)
     await api.put("things", thing("b"))
     informer.start()
@@ -223,3 +223,14 @@ async def test_the_cache_shares_one_informer_per_type_and_reads_by_namespace_and
         assert [o.metadata.name for o in reader.list(labels={"tier": "x"})] == ["a"]
     finally:
         await cache.stop()
+
+
+def test_slim_can_keep_only_annotations_under_given_prefixes():
+    from kaito.kube.meta import ObjectMeta
+
+    from .kinds import Thing
+
+    t = Thing(metadata=ObjectMeta(name="a", namespace="ns", annotations={"kaito.sh/x": "1", "other/y": "2"}))
+    assert slim(keep_annotation_prefixes=("kaito.sh/",))(t).metadata.annotations == {"kaito.sh/x": "1"}
+    t2 = Thing(metadata=ObjectMeta(name="b", namespace="ns", annotations={"other/y": "2"}))
+    assert slim(keep_annotation_prefixes=("kaito.sh/",))(t2).metadata.annotations is None

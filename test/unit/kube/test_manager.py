@@ -72,7 +72,7 @@ async def test_probes_answer_before_sync_and_readyz_waits_for_the_caches(api, tr
 
 
 async def test_a_graceful_stop_releases_the_lease(api, transport):
-    mgr, rec = manager(transport, leader_election=True, leader_election_id="mgr-lock")
+    mgr, _ = manager(transport, leader_election=True, leader_election_id="mgr-lock")
     run = asyncio.create_task(mgr.run(install_signal_handlers=False))
     await asyncio.wait_for(mgr.started_leading.wait(), 5)
     assert api.objects[("leases", "default", "mgr-lock")]["spec"]["holderIdentity"] == mgr.identity
@@ -82,7 +82,7 @@ async def test_a_graceful_stop_releases_the_lease(api, transport):
 
 
 async def test_losing_the_lease_returns_exit_code_1(api, transport):
-    mgr, rec = manager(
+    mgr, _ = manager(
         transport,
         leader_election=True,
         leader_election_id="mgr-lost",
@@ -109,7 +109,9 @@ def test_logs_are_json_lines_with_the_extra_fields():
     saved = root.handlers[:], root.level
     logs.configure(logging.INFO, out)
     try:
-        logging.getLogger("kaito.test").info("reconciled %s", "a", extra={"controller": "c", "object": "ns/a"})
+        logging.getLogger("kaito.test").info(
+            "reconciled %s", "a", extra={"controller": "c", "object": "ns/a"}
+        )
         try:
             raise RuntimeError("bad")
         except RuntimeError:
