@@ -7,8 +7,9 @@
 - 410 Gone/Expired (HTTP or ERROR event) relists from the last RV; a LIST that is itself expired
   makes the next list a quorum read (RV ""). Other errors relist after a backoff of 0.8 s doubling
   to 30 s, jittered, reset after 2 min. 429 and refused connections re-watch without a relist.
-- A watch that ends in under 1 s with no events counts as an error (no hot loop), and a read
-  timeout of timeoutSeconds + 30 s ends a half-open connection.
+- A watch that ends in under 1 s with no events counts as an error (no hot loop). A stream cut
+  mid-way, or silent past the read timeout (timeoutSeconds + 30 s: a half-open connection), ends
+  like a normal close and re-watches from the last RV, as client-go's StreamWatcher does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class Sink(Protocol[T_contra]):  # type: ignore[misc]
     def apply(self, event_type: str, obj: T_contra) -> None: ...
 
 
+_STREAM_ERRORS = (
+    aiohttp.ClientPayloadError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientOSError,
+    TimeoutError,
+)
+
+
 class ShortWatchError(Exception):
     """The watch closed in under a second without a single event."""
 
@@ -75,6 +84,7 @@ class Reflector(Generic[T]):
         self._rv_unavailable = False
         self.lists = 0  # completed LISTs, for tests and logs
         self.watches = 0  # watch requests opened
+        self.expired = 0  # 410 Gone/Expired answers seen (HTTP or in-stream)
 
     def _relist_rv(self) -> str:
         if self._rv_unavailable:
@@ -122,6 +132,12 @@ class Reflector(Generic[T]):
     async def _watch_once(self) -> None:
         timeout = random.randint(MIN_WATCH_TIMEOUT, 2 * MIN_WATCH_TIMEOUT - 1)
         started, count = self._clock.now(), 0
+        opened = False
+
+        def mark_open() -> None:
+            nonlocal opened
+            opened = True
+
         self.watches += 1
         events = watchmod.watch(
             self._transport,
@@ -131,14 +147,26 @@ class Reflector(Generic[T]):
             namespace=self.namespace,
             label_selector=self.label_selector,
             field_selector=self.field_selector,
+            on_open=mark_open,
         )
-        async with aclosing(events):
-            async for event in events:
-                count += 1
-                if event.object is not None:
-                    self.sink.apply(event.type, event.object)
-                if event.resource_version:
-                    self.last_rv = event.resource_version
+        try:
+            async with aclosing(events):
+                async for event in events:
+                    count += 1
+                    if event.object is not None:
+                        self.sink.apply(event.type, event.object)
+                    if event.resource_version:
+                        self.last_rv = event.resource_version
+        except _STREAM_ERRORS as err:
+            if not opened:
+                raise
+            # Like client-go's StreamWatcher: a stream cut mid-way (unexpected EOF, the server
+            # going away, our read timeout on a silent half-open connection) ends the watch as
+            # a normal close; the next watch resumes from the last resourceVersion.
+            log.info(
+                "watch stream ended",
+                extra={"resource": self.res.plural, "error": f"{type(err).__name__}: {err}", "events": count},
+            )
         if count == 0 and self._clock.now() - started < 1.0:
             raise ShortWatchError(f"watch of {self.res.plural} closed in under 1 s with no events")
 
@@ -165,6 +193,7 @@ class Reflector(Generic[T]):
                 raise
             except Exception as err:
                 if is_expired(err):
+                    self.expired += 1
                     log.info("resourceVersion expired; relisting", extra={"resource": self.res.plural})
                 else:
                     log.warning(

@@ -8,7 +8,7 @@ resourceVersion; an ERROR event is raised as the typed ApiError of its Status (4
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -97,11 +97,13 @@ async def watch(
     field_selector: str | None = None,
     read_timeout: float | None = None,
     chunk_size: int = 1 << 20,
+    on_open: Callable[[], None] | None = None,
 ) -> AsyncGenerator[Event[T], None]:
     """Stream events until the server closes the watch (after about `timeout_seconds`).
 
     `read_timeout` (default timeout_seconds + 30) ends a silent, half-open connection with
-    TimeoutError. The connection is released when the iterator is closed or exhausted.
+    TimeoutError. `on_open` is called once the server accepted the watch (HTTP 200). The
+    connection is released when the iterator is closed or exhausted.
     """
     params: dict[str, str | int | bool | None] = {
         "watch": True,
@@ -117,6 +119,8 @@ async def watch(
         params=params,
         read_timeout=read_timeout if read_timeout is not None else timeout_seconds + 30.0,
     ) as resp:
+        if on_open is not None:
+            on_open()
         async for chunk in resp.content.iter_chunked(chunk_size):
             for event in decoder.feed(chunk):
                 yield event

@@ -72,6 +72,7 @@ class FakeApi:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.open_watches = 0
+        self._watch_transports: set[Any] = set()
 
     async def start(self) -> None:
         app = web.Application()
@@ -101,6 +102,11 @@ class FakeApi:
         old, self._close_watches = self._close_watches, asyncio.Event()
         old.set()
         await asyncio.sleep(0.05)
+
+    def abort_watches(self) -> None:
+        """Cut every open watch connection without ending the HTTP response (a dropped link)."""
+        for transport in list(self._watch_transports):
+            transport.abort()
 
     async def put(self, plural: str, obj: dict[str, Any], event: str | None = None) -> dict[str, Any]:
         """Store an object directly (bypassing HTTP), emitting a watch event."""
@@ -257,6 +263,7 @@ class FakeApi:
             await resp.write(json.dumps(err).encode() + b"\n")
             return resp
         self.open_watches += 1
+        self._watch_transports.add(request.transport)
         closing = self._close_watches
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -281,6 +288,9 @@ class FakeApi:
                 async with self._changed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), min(left, 0.05))
+        except ConnectionResetError:
+            pass
         finally:
             self.open_watches -= 1
+            self._watch_transports.discard(request.transport)
         return resp

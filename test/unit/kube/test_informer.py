@@ -104,6 +104,37 @@ async def test_a_normal_close_rewatches_from_the_last_rv_without_relisting(api, 
     assert second_watch["resourceVersion"] == rv_before
 
 
+async def test_a_stream_cut_mid_way_rewatches_from_the_last_rv_without_relisting(api, informer):
+    await api.put("things", thing("a"))
+    informer.start()
+    await informer.wait_for_sync(5)
+    await eventually(lambda: api.open_watches == 1)
+    await api.put("things", thing("b"))
+    await eventually(lambda: informer.store.get("default/b") is not None)
+    rv_before = informer.reflector.last_rv
+    api.abort_watches()
+    await eventually(lambda: informer.reflector.watches >= 2 and api.open_watches == 1)
+    await api.put("things", thing("c"))
+    await eventually(lambda: informer.store.get("default/c") is not None)
+    assert informer.reflector.lists == 1
+    assert [r[2] for r in api.requests if r[2].get("watch") == "true"][1]["resourceVersion"] == rv_before
+
+
+async def test_a_silent_half_open_watch_is_ended_by_the_read_timeout(api, transport, monkeypatch):
+    from kaito.kube import watch as watchmod
+
+    real = watchmod.watch
+    monkeypatch.setattr(watchmod, "watch", lambda *a, **kw: real(*a, **{**kw, "read_timeout": 1.1}))
+    inf = Informer(transport, THINGS)
+    inf.start()
+    try:
+        await inf.wait_for_sync(5)
+        await eventually(lambda: inf.reflector.watches >= 2, within=5)  # silent for 1.1 s: re-watch
+        assert inf.reflector.lists == 1
+    finally:
+        await inf.stop()
+
+
 async def test_410_relists_and_recovers_deletions_missed_while_disconnected(api, informer):
     rec = Recorder()
     informer.add_event_handler(rec.handler())
@@ -125,6 +156,7 @@ async def test_410_relists_and_recovers_deletions_missed_while_disconnected(api,
     await eventually(lambda: informer.reflector.lists >= 2, within=10)
     await eventually(lambda: informer.store.get("default/new") is not None)
     assert sorted(informer.store.keys()) == ["default/new", "default/stays"]
+    assert informer.reflector.expired >= 1
     assert ("delete", "goes") in rec.events and ("add", "new", False) in rec.events
     assert informer.reflector.watches > watches
 
