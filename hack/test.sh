@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs on a fresh machine what the tests need, then runs
+# tox's lint, unit, runtime and e2e environments. Extra arguments go to tox (e.g. -e unit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+
+# Debian packages the tests use (a registry for the adapter push test, ...): hack/apt-packages.txt.
+if [[ -s hack/apt-packages.txt ]]; then
+  mapfile -t wanted < <(grep -v '^\s*#' hack/apt-packages.txt | sed '/^\s*$/d')
+  missing=()
+  for pkg in "${wanted[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      echo "error: Debian packages missing: ${missing[*]} (install them as root: apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+# tox in a venv of its own, so the system Python stays untouched.
+tools=.cache/tools
+if [[ ! -x $tools/bin/tox ]]; then
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q 'tox>=4.11,<5'
+fi
+
+# The local control plane's binaries (cached by version; the first build takes minutes).
+hack/cluster.sh build
+
+if [[ $# -eq 0 ]]; then set -- -e lint,unit,runtime,e2e; fi
+"$tools/bin/tox" "$@"
+echo "test command finished in $((SECONDS - started))s"
