@@ -1,19 +1,14 @@
-"""Fixtures for the kaito.kube e2e tests: a client on the shared control plane (the `kubeconfig`
-and `cluster` fixtures come from test/e2e/conftest.py) and a namespace per test, deleted after."""
+"""Fixtures for the kaito.kube e2e tests: a Transport and Client on the shared control plane
+(`kubeconfig`, `cluster` and the per-test `namespace` come from test/e2e/conftest.py)."""
 
 import asyncio
-import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from kaito.kube import config
 from kaito.kube.client import Client
-from kaito.kube.errors import NotFound
 from kaito.kube.transport import Transport
-
-from .kinds import NAMESPACES
 
 
 @pytest.fixture
@@ -26,15 +21,6 @@ async def transport(kubeconfig) -> AsyncIterator[Transport]:
 @pytest.fixture
 async def client(transport: Transport) -> Client:
     return Client(transport, field_manager="kaito-kube-e2e")
-
-
-@pytest.fixture
-async def namespace(client: Client) -> AsyncIterator[str]:
-    name = f"kube-e2e-{uuid.uuid4().hex[:8]}"
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    yield name
-    with contextlib.suppress(NotFound):
-        await client.delete(NAMESPACES, name, propagation_policy="Background")
 
 
 async def eventually(pred, within: float = 30.0, interval: float = 0.1) -> None:

@@ -45,8 +45,9 @@ class Proc:
 
 async def spawn(kubeconfig: Path, namespace: str, identity: str) -> Proc:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = Path(__file__).with_name("leader_proc.py")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("leader_proc.py")), str(kubeconfig), namespace, "e2e-lock", identity,
+        sys.executable, str(script), str(kubeconfig), namespace, "e2e-lock", identity,
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     return Proc(proc, identity)

@@ -39,7 +39,7 @@ async def informer(transport, namespace):
 async def test_a_watch_resumes_after_the_apiserver_restarts(cluster, client, namespace, informer):
     await client.create(CONFIGMAPS, configmap("before", namespace))
     await eventually(lambda: "before" in names(informer))
-    await cluster.restart_apiserver()
+    await asyncio.to_thread(cluster.restart_apiserver)
     await client.create(CONFIGMAPS, configmap("after", namespace))
     await client.patch(CONFIGMAPS, "before", {"data": {"v": "2"}}, namespace=namespace)
     await eventually(lambda: "after" in names(informer), within=90)
@@ -80,7 +80,7 @@ async def test_a_forced_410_relists_and_the_cache_converges(cluster, client, nam
     await compact(cluster.etcd_url)
     # The restart drops the watch and rebuilds the watch cache at the current revision: the re-watch
     # from the informer's old resourceVersion can only be answered with 410 Expired.
-    await cluster.restart_apiserver()
+    await asyncio.to_thread(cluster.restart_apiserver)
     await client.delete(CONFIGMAPS, "cm-0", namespace)
     await client.create(CONFIGMAPS, configmap("cm-new", namespace))
     await eventually(lambda: informer.reflector.expired >= 1 and informer.reflector.lists > lists, within=90)
