@@ -172,6 +172,12 @@ class FakeApi:
             return await self.create(plural, ns, json.loads(body))
         key = (plural, ns, name)
         obj = self.objects.get(key)
+        if (
+            obj is None
+            and request.method == "PATCH"
+            and "apply-patch" in request.headers.get("Content-Type", "")
+        ):
+            return await self.create(plural, ns, json.loads(body))  # server-side apply creates
         if obj is None:
             return status(404, "NotFound", f'{plural} "{name}" not found')
         if request.method == "GET":

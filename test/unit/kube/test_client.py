@@ -90,7 +90,6 @@ async def test_merge_patch_with_a_stale_resource_version_conflicts(client, api):
 
 
 async def test_apply_sends_an_apply_patch_with_field_manager_and_force(client, api):
-    await client.create(THINGS, thing("a"))
     await client.apply(THINGS, {"metadata": {"name": "a", "namespace": "default"}, "spec": {"x": 1}})
     method, _path, query, ctype = api.requests[-1]
     assert (method, ctype) == ("PATCH", PatchType.APPLY.value)

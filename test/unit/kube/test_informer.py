@@ -120,6 +120,22 @@ async def test_a_stream_cut_mid_way_rewatches_from_the_last_rv_without_relisting
     assert [r[2] for r in api.requests if r[2].get("watch") == "true"][1]["resourceVersion"] == rv_before
 
 
+async def test_429_on_a_watch_rewatches_after_a_backoff_without_relisting(api, informer):
+    informer.start()
+    await informer.wait_for_sync(5)
+    await eventually(lambda: api.open_watches == 1)
+    await api.put("things", thing("during"))  # the watch carried an event: its close is normal
+    await eventually(lambda: informer.store.get("default/during") is not None)
+    api.fail_next("GET", 429, "TooManyRequests", path_contains="/things")
+    api.fail_next("GET", 429, "TooManyRequests", path_contains="/things")
+    informer.reflector._transport.max_retries = 0
+    await api.close_watches()
+    await eventually(lambda: informer.reflector.watches >= 4 and api.open_watches == 1)
+    await api.put("things", thing("after"))
+    await eventually(lambda: informer.store.get("default/after") is not None)
+    assert informer.reflector.lists == 1
+
+
 async def test_a_silent_half_open_watch_is_ended_by_the_read_timeout(api, transport, monkeypatch):
     from kaito.kube import watch as watchmod
 

@@ -66,6 +66,7 @@ async def test_probes_answer_before_sync_and_readyz_waits_for_the_caches(api, tr
     status, text = await get(mgr, "/metrics")
     assert 'controller_runtime_reconcile_total{controller="mgr-things",result="success"} 1.0' in text
     assert 'workqueue_adds_total{controller="mgr-things",name="mgr-things"}' in text
+    assert 'controller_runtime_max_concurrent_reconciles{controller="mgr-things"} 1.0' in text
     assert "_created" not in text
     mgr.stop()
     assert await asyncio.wait_for(run, 10) == 0
@@ -96,6 +97,36 @@ async def test_losing_the_lease_returns_exit_code_1(api, transport):
         api.fail_next("PUT", 500, "InternalError", path_contains="leases")
         api.fail_next("GET", 500, "InternalError", path_contains="leases")
     assert await asyncio.wait_for(run, 10) == 1
+
+
+async def test_sigterm_drain_is_bounded_by_the_graceful_shutdown_timeout(api, transport):
+    started = asyncio.Event()
+
+    class Stuck:
+        async def reconcile(self, req):
+            started.set()
+            await asyncio.Event().wait()  # never finishes on its own
+
+    await api.put("things", thing("a"))
+    mgr = Manager(transport, ManagerOptions(name="stuck-mgr", health_port=0, graceful_shutdown_timeout=0.5))
+    mgr.add(Controller("stuck", Stuck()).for_(mgr.cache.informer(THINGS)))
+    run = asyncio.create_task(mgr.run(install_signal_handlers=False))
+    await asyncio.wait_for(started.wait(), 10)
+    t0 = asyncio.get_running_loop().time()
+    mgr.stop()
+    assert await asyncio.wait_for(run, 10) == 0
+    assert asyncio.get_running_loop().time() - t0 < 3
+
+
+async def test_a_real_sigterm_stops_the_manager(api, transport):
+    import os
+    import signal
+
+    mgr, _ = manager(transport)
+    run = asyncio.create_task(mgr.run())
+    await asyncio.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(run, 10) == 0
 
 
 def test_leader_election_needs_an_id(transport):
