@@ -51,6 +51,7 @@ class Store(Generic[T]):
         self._items: dict[str, T] = {}
         self._indexers: dict[str, IndexFunc[T]] = {NAMESPACE_INDEX: index_by_namespace}
         self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}}
+        self._index_pairs = self._pairs()
         for name, fn in (indexers or {}).items():
             self.add_indexer(name, fn)
 
@@ -63,10 +64,13 @@ class Store(Generic[T]):
             for value in fn(obj):
                 index.setdefault(value, set()).add(key)
         self._indices[name] = index
+        self._index_pairs = self._pairs()
+
+    def _pairs(self) -> list[tuple[IndexFunc[T], dict[str, set[str]]]]:
+        return [(fn, self._indices[name]) for name, fn in self._indexers.items()]
 
     def _unindex(self, key: str, obj: T) -> None:
-        for name, fn in self._indexers.items():
-            index = self._indices[name]
+        for fn, index in self._index_pairs:
             for value in fn(obj):
                 keys = index.get(value)
                 if keys is not None:
@@ -75,8 +79,7 @@ class Store(Generic[T]):
                         del index[value]
 
     def _index(self, key: str, obj: T) -> None:
-        for name, fn in self._indexers.items():
-            index = self._indices[name]
+        for fn, index in self._index_pairs:
             for value in fn(obj):
                 keys = index.get(value)
                 if keys is None:
@@ -86,7 +89,8 @@ class Store(Generic[T]):
 
     def upsert(self, obj: T) -> T | None:
         """Add or replace; returns the previous object under the key, if any."""
-        key = object_key(obj)
+        meta = obj.metadata
+        key = f"{meta.namespace}/{meta.name}" if meta.namespace else meta.name
         old = self._items.get(key)
         if old is not None:
             self._unindex(key, old)
@@ -112,6 +116,7 @@ class Store(Generic[T]):
                 for value in fn(obj):
                     index.setdefault(value, set()).add(key)
             self._indices[name] = index
+        self._index_pairs = self._pairs()
         return gone
 
     def get(self, key: str) -> T | None:
