@@ -52,9 +52,9 @@ def _kubernetes_version() -> str:
 
 @dataclass
 class Ports:
-    """The loopback ports the plane listens on; KAITO_CLUSTER_PORT_BASE moves them all."""
+    """The loopback ports the plane listens on, all at fixed offsets from one base."""
 
-    base: int = int(os.environ.get("KAITO_CLUSTER_PORT_BASE", "16440"))
+    base: int
     apiserver: int = field(init=False)
     etcd_client: int = field(init=False)
     etcd_peer: int = field(init=False)
@@ -74,12 +74,21 @@ class Ports:
 class LocalCluster:
     """Builds, starts, checks and stops the local control plane; state lives in one directory."""
 
-    def __init__(self, state_dir: Path | None = None, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, state_dir: Path | None = None, cache_dir: Path | None = None, port_base: int | None = None
+    ) -> None:
         self.state = state_dir or Path(os.environ.get("KAITO_CLUSTER_DIR") or REPO / ".cache" / "cluster")
         self.cache = cache_dir or Path(os.environ.get("KAITO_CACHE_DIR") or Path.home() / ".cache" / "kaito")
-        self.ports = Ports()
+        self.ports = Ports(port_base or self._remembered_port_base())
         self.version = _kubernetes_version()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _remembered_port_base(self) -> int:
+        """The base a cluster in this state directory was started with, else KAITO_CLUSTER_PORT_BASE."""
+        try:
+            return int((self.state / "port-base").read_text())
+        except (OSError, ValueError):
+            return int(os.environ.get("KAITO_CLUSTER_PORT_BASE", "16440"))
 
     # -- paths -------------------------------------------------------------------------------
     @property
@@ -383,7 +392,6 @@ class LocalCluster:
         """Starts every component that is not running and waits until each one is healthy."""
         if all(self.pid(n) is not None and self.healthy(n) for n in COMPONENTS):
             return
-        self.build()
         for name in COMPONENTS:
             if self.pid(name) is None:
                 for port in self._port_of(name):
@@ -392,7 +400,9 @@ class LocalCluster:
                             f"port 127.0.0.1:{port} (for {name}) is in use by another process; "
                             "stop it or set KAITO_CLUSTER_PORT_BASE to move the plane's ports"
                         )
+        self.build()
         pki = self._pki()
+        (self.state / "port-base").write_text(str(self.ports.base))
         self._write_kubeconfig(self.kubeconfig, "admin", pki)
         for user in ("controller-manager", "scheduler"):
             self._write_kubeconfig(self.state / f"{user}.kubeconfig", user, pki)
