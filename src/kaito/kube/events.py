@@ -178,4 +178,8 @@ class EventRecorder:
             await self._write_logged(*item)
 
     def close(self) -> None:
-        self._queue.put_nowait(None)
+        """Ask `run()` to return once the events queued before this call are written."""
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.dropped += 1  # the writer is far behind; run() is cancelled by the manager anyway

@@ -1,5 +1,7 @@
 """Client: typed objects in, typed errors out, and writes that carry only what they are given."""
 
+import asyncio
+
 import pytest
 
 from kaito.kube import errors
@@ -54,10 +56,13 @@ async def test_errors_are_typed_from_the_status_body(client, api):
 
 async def test_too_many_requests_is_retried_after_retry_after(client, api):
     await client.create(THINGS, thing("a"))
+    api.fail_next("GET", 429, "TooManyRequests", headers={"Retry-After": "1"})
     api.fail_next("GET", 429, "TooManyRequests", headers={"Retry-After": "0"})
-    api.fail_next("GET", 429, "TooManyRequests", headers={"Retry-After": "0"})
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     got = await client.get(THINGS, "a", "default")
     assert got.metadata.name == "a"
+    assert loop.time() - start >= 0.95  # waited the server's Retry-After
     assert sum(1 for r in api.requests if r[0] == "GET") == 3
 
 
