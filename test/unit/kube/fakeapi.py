@@ -121,6 +121,15 @@ class FakeApi:
         obj = self.objects[(plural, namespace, name)]
         await self._commit(plural, (plural, namespace, name), obj, "DELETED")
 
+    async def watch_error(self, plural: str, code: int, reason: str) -> None:
+        """Send an ERROR event carrying a Status down every open watch of `plural`."""
+        rv = next(self.rv)
+        self.current_rv = rv
+        status_obj = {"kind": "Status", "code": code, "reason": reason, "metadata": {}}
+        self.log.append((rv, plural, "ERROR", status_obj))
+        async with self._changed:
+            self._changed.notify_all()
+
     async def bookmark(self, plural: str) -> None:
         rv = next(self.rv)
         self.current_rv = rv

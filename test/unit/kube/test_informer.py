@@ -177,6 +177,17 @@ async def test_410_relists_and_recovers_deletions_missed_while_disconnected(api,
     assert informer.reflector.watches > watches
 
 
+async def test_an_error_event_in_the_stream_ends_the_watch_and_relists_without_crashing(api, informer):
+    await api.put("things", thing("a"))
+    informer.start()
+    await informer.wait_for_sync(5)
+    await eventually(lambda: api.open_watches == 1)
+    await api.watch_error("things", 500, "InternalError")
+    await eventually(lambda: informer.reflector.lists >= 2)
+    await api.put("things", thing("b"))
+    await eventually(lambda: informer.store.get("default/b") is not None)
+
+
 async def test_an_expired_list_makes_the_next_list_a_quorum_read(api, informer):
     informer.start()
     await informer.wait_for_sync(5)
