@@ -7,14 +7,12 @@ import uuid
 
 import aiohttp
 import pytest
+from kube_e2e_support import CONFIGMAPS, configmap, eventually
 
 from kaito.kube.client import Client
 from kaito.kube.controller import Controller
 from kaito.kube.informer import Informer
 from kaito.kube.reconcile import Result
-
-from .conftest import eventually
-from .kinds import CONFIGMAPS, configmap
 
 pytestmark = pytest.mark.slow
 

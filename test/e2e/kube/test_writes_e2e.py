@@ -4,11 +4,10 @@ managers' fields, typed errors."""
 import asyncio
 
 import pytest
+from kube_e2e_support import CONFIGMAPS, configmap
 
 from kaito.kube import errors
 from kaito.kube.client import Client, PatchType, retry_on_conflict
-
-from .kinds import CONFIGMAPS, configmap
 
 
 async def test_a_conflict_is_retried_until_every_increment_lands(client, namespace):
