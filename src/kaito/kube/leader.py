@@ -14,6 +14,7 @@ import logging
 import random
 from datetime import UTC, datetime
 
+import aiohttp
 import msgspec
 
 from kaito.kube import metrics as m
@@ -153,7 +154,7 @@ class LeaderElector:
     async def _attempt(self) -> bool:
         try:
             return await self.try_acquire_or_renew()
-        except (ApiError, OSError, TimeoutError) as err:
+        except (ApiError, aiohttp.ClientError, OSError, TimeoutError, msgspec.DecodeError) as err:
             log.info(
                 "lease attempt failed", extra={"lease": self.name, "error": f"{type(err).__name__}: {err}"}
             )

@@ -121,29 +121,40 @@ class Manager:
 
     async def _lead_until_stopped(self, leading: list[asyncio.Task[None]]) -> int:
         stop = asyncio.create_task(self._stop.wait())
+        try:
+            return await self._lead(stop, leading)
+        finally:
+            stop.cancel()
+
+    async def _lead(self, stop: asyncio.Task[bool], leading: list[asyncio.Task[None]]) -> int:
         if self.elector is not None:
             acquire = asyncio.create_task(self.elector.acquire())
             await asyncio.wait({stop, acquire}, return_when=asyncio.FIRST_COMPLETED)
             if not acquire.done():
                 acquire.cancel()
                 return EXIT_OK
+            if acquire.exception() is not None:
+                log.error("leader election failed", exc_info=acquire.exception())
+                return EXIT_FAILED
             leading.append(asyncio.create_task(self.elector.renew_forever(), name="lease-renew"))
         self.started_leading.set()
         leading += [asyncio.create_task(c.run(), name=f"controller:{c.name}") for c in self.controllers]
         leading += [asyncio.create_task(fn()) for fn in self._leader_runnables]
-        done, _ = await asyncio.wait({stop, *leading}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        for task in done:
-            if task is stop or task.cancelled():
-                continue
-            err = task.exception()
-            if isinstance(err, LeaderElectionLost):
-                log.error("leader election lost; exiting", extra={"identity": self.identity})
-                return EXIT_FAILED
-            if err is not None:
-                log.error("runnable failed: %s", err, extra={"task": task.get_name()}, exc_info=err)
-                return EXIT_FAILED
-        return EXIT_OK
+        pending: set[asyncio.Task[Any]] = {stop, *leading}
+        while True:  # a runnable that returns normally is done; one that raises stops the manager
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is stop or task.cancelled():
+                    continue
+                err = task.exception()
+                if isinstance(err, LeaderElectionLost):
+                    log.error("leader election lost; exiting", extra={"identity": self.identity})
+                    return EXIT_FAILED
+                if err is not None:
+                    log.error("runnable failed: %s", err, extra={"task": task.get_name()}, exc_info=err)
+                    return EXIT_FAILED
+            if stop in done:
+                return EXIT_OK
 
     async def _shutdown(
         self, leading: list[asyncio.Task[None]], recorder: asyncio.Task[None], *, graceful: bool

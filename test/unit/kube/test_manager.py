@@ -129,6 +129,21 @@ async def test_a_real_sigterm_stops_the_manager(api, transport):
     assert await asyncio.wait_for(run, 10) == 0
 
 
+async def test_a_failing_leader_runnable_stops_the_manager_with_1_and_a_finished_one_does_not(api, transport):
+    mgr, _ = manager(transport)
+
+    async def finishes():
+        return None
+
+    async def fails():
+        await asyncio.sleep(0.3)
+        raise RuntimeError("runnable broke")
+
+    mgr.add_leader_runnable(finishes)
+    mgr.add_leader_runnable(fails)
+    assert await asyncio.wait_for(mgr.run(install_signal_handlers=False), 10) == 1
+
+
 def test_leader_election_needs_an_id(transport):
     with pytest.raises(ValueError, match="leader_election_id"):
         Manager(transport, ManagerOptions(name="x", leader_election=True))
