@@ -1,0 +1,102 @@
+"""Time as a dependency: the real event-loop clock and a FakeClock tests advance by hand.
+
+The work queue, rate limiters, backoff and leader election read time only through `Clock`, so
+their unit tests can step through minutes of delays without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """A monotonic clock in seconds that can also wait."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
+        """Wait for `event` at most `seconds` (None: forever); True if it was set."""
+        ...
+
+
+class RealClock:
+    """The running event loop's monotonic clock."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
+
+    async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
+        if event.is_set():
+            return True
+        try:
+            await asyncio.wait_for(event.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+class FakeClock:
+    """A clock that stands still until `advance` moves it; sleepers wake when their time comes."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def _timer(self, seconds: float) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if seconds <= 0:
+            fut.set_result(None)
+        else:
+            heapq.heappush(self._sleepers, (self._now + seconds, next(self._seq), fut))
+        return fut
+
+    async def sleep(self, seconds: float) -> None:
+        await self._timer(seconds)
+
+    async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
+        if event.is_set():
+            return True
+        waiter = asyncio.ensure_future(event.wait())
+        pending: set[asyncio.Future[object]] = {waiter}  # type: ignore[arg-type]
+        timer = self._timer(seconds) if seconds is not None else None
+        if timer is not None:
+            pending.add(timer)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            if timer is not None and not timer.done():
+                timer.cancel()
+        return event.is_set()
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps and timed waits are pending."""
+        return sum(1 for _, _, f in self._sleepers if not f.done())
+
+    async def settle(self) -> None:
+        """Let every task that can run, run (a few passes of the event loop)."""
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking every sleeper whose deadline passed, then let tasks run."""
+        await self.settle()
+        self._now += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
+        await self.settle()
