@@ -70,7 +70,7 @@ def build_tiny_phi3(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(_CORPUS, trainer)
-    hf_tokenizer = PreTrainedTokenizerFast(
+    hf_tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         bos_token="<s>",
         eos_token="<|end|>",
