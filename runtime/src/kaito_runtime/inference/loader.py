@@ -34,7 +34,7 @@ class LoadedModel:
 
 def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | None = None) -> LoadedModel:
     """Loads everything from local files only; raises with the reason when something is missing."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     env = dict(os.environ) if env is None else env
     tokenizer = AutoTokenizer.from_pretrained(
@@ -47,9 +47,13 @@ def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | Non
         "trust_remote_code": config.trust_remote_code,
         "dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype),
     }
-    if world_size > 1 and config.tensor_parallel:
-        kwargs["tp_plan"] = "auto"
+    if world_size > 1 and config.tensor_parallel and _has_tp_plan(AutoConfig, config):
+        from transformers.distributed import DistributedConfig
+
+        kwargs["distributed_config"] = DistributedConfig(tp_plan="auto")
+        log.info("splitting the model over %d ranks with its tensor-parallel plan", world_size)
     elif world_size > 1:
+        log.info("each of the %d ranks holds a full replica of the model", world_size)
         local_rank = int(env.get("LOCAL_RANK", "0"))
         kwargs["device_map"] = {"": f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"}
     elif config.device_map is not None:
@@ -76,6 +80,16 @@ def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | Non
         pad_token_id=int(pad),
         adapter_names=list(found),
     )
+
+
+def _has_tp_plan(auto_config: Any, config: ServerConfig) -> bool:
+    model_config = auto_config.from_pretrained(
+        config.model, local_files_only=True, trust_remote_code=config.trust_remote_code
+    )
+    if getattr(model_config, "base_model_tp_plan", None):
+        return True
+    log.warning("the model has no tensor-parallel plan in transformers; every rank loads a full replica")
+    return False
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:

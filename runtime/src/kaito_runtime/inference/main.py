@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         with contextlib.suppress(Exception):
             distributed.dist.destroy_process_group()
+        log.info("rank %d exiting with status %d", world.rank, code)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -55,7 +56,13 @@ async def serve(config: ServerConfig, world: distributed.World) -> int:
     http = web.AppRunner(create_app(service), access_log=None)
     await http.setup()
     await web.TCPSite(http, config.host, config.port).start()
-    log.info("listening on %s:%d (healthy once the model is loaded and warmed up)", config.host, config.port)
+    log.info(
+        "rank %d (pid %d) listening on %s:%d (healthy once the model is loaded and warmed up)",
+        world.rank,
+        os.getpid(),
+        config.host,
+        config.port,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,7 +91,12 @@ async def serve(config: ServerConfig, world: distributed.World) -> int:
 
 
 def follow(config: ServerConfig, world: distributed.World) -> int:
-    """A follower rank: load the model's part, answer /healthz, replay rank 0's operations."""
+    """A follower rank: load the model's part, answer /healthz, replay rank 0's operations.
+
+    SIGTERM (torchrun forwards it to every worker) is left to rank 0, which tells the followers to
+    stop once its own shutdown is done; torchrun kills a follower that outlives its grace period.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: log.info("SIGTERM: waiting for rank 0 to say shutdown"))
     health = distributed.HealthServer(config.host, config.port)
     health.start()
     loaded = loader.load(config, world_size=world.size)
