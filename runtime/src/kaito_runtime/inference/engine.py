@@ -159,6 +159,10 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def running(self) -> int:
+        """Sequences in the running batch."""
+        return len(self._rows)
+
     def queue_depth(self) -> int:
         """Sequences waiting to join the batch."""
         return len(self._pending)

@@ -25,13 +25,14 @@ def reference(tiny_model_dir: Path) -> Callable[..., list[int]]:
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, local_files_only=True).eval()
 
-    def generate(prompt_ids: list[int], max_new_tokens: int) -> list[int]:
+    def generate(prompt_ids: list[int], max_new_tokens: int, min_new_tokens: int = 0) -> list[int]:
         ids = torch.tensor([prompt_ids])
         with torch.inference_mode():
             out = model.generate(
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=max_new_tokens,
+                min_new_tokens=min_new_tokens,
                 do_sample=False,
             )
         return [int(t) for t in out[0, len(prompt_ids) :]]

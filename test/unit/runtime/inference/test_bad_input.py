@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 from inference_helpers import SERVED, Server
 
-pytestmark = pytest.mark.asyncio
 
 LONG = "the quick brown fox " * 200
 CHAT = "/v1/chat/completions"

@@ -10,7 +10,6 @@ from inference_helpers import Server
 
 from kaito_runtime.inference.schemas import KAITO_CHAT_DECODER
 
-pytestmark = pytest.mark.asyncio
 
 
 async def post_chat(server: Server, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

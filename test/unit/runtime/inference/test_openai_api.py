@@ -9,7 +9,6 @@ from openai import AsyncOpenAI
 
 from inference_helpers import SERVED, Server
 
-pytestmark = pytest.mark.asyncio
 
 
 def client(server: Server) -> AsyncOpenAI:
