@@ -48,7 +48,7 @@ def strengths(names: list[str], overrides: Mapping[str, float], env: Mapping[str
             except ValueError:
                 raise AdapterError(
                     f"environment variable {name}: adapter strength {env[name]!r} is not a number"
-                )
+                ) from None
         else:
             weight = 1.0
         if not math.isfinite(weight):

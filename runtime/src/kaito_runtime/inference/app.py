@@ -47,10 +47,12 @@ def create_app(service: InferenceService) -> web.Application:
                 raise
             status = exc.status
             if exc.status == 413:
-                err = APIError(413, f"request body is larger than {max_body} bytes", code="request_too_large")
+                api_err = APIError(
+                    413, f"request body is larger than {max_body} bytes", code="request_too_large"
+                )
             else:
-                err = APIError(exc.status, f"{request.method} {request.path}: {exc.reason}", code=None)
-            return error_response(err)
+                api_err = APIError(exc.status, f"{request.method} {request.path}: {exc.reason}", code=None)
+            return error_response(api_err)
         except Exception as exc:
             log.exception("unhandled error on %s %s", request.method, request.path)
             return error_response(APIError(500, f"internal error: {type(exc).__name__}"))

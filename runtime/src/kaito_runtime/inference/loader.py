@@ -48,7 +48,7 @@ def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | Non
         "dtype": config.dtype if config.dtype == "auto" else getattr(torch, config.dtype),
     }
     if world_size > 1 and config.tensor_parallel and _has_tp_plan(AutoConfig, config):
-        from transformers.distributed import DistributedConfig
+        from transformers.distributed.configuration_utils import DistributedConfig
 
         kwargs["distributed_config"] = DistributedConfig(tp_plan="auto")
         log.info("splitting the model over %d ranks with its tensor-parallel plan", world_size)
@@ -58,7 +58,7 @@ def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | Non
         kwargs["device_map"] = {"": f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"}
     elif config.device_map is not None:
         kwargs["device_map"] = config.device_map
-    model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+    model: Any = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     model.eval()
 
     found = adapter_lib.discover(config.adapters_dir)

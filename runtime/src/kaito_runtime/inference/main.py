@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import torch.distributed as dist
 from aiohttp import web
 
 from kaito_runtime.inference import distributed, loader
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.exception("rank %d failed", world.rank)
     finally:
         with contextlib.suppress(Exception):
-            distributed.dist.destroy_process_group()
+            dist.destroy_process_group()
         log.info("rank %d exiting with status %d", world.rank, code)
         sys.stdout.flush()
         sys.stderr.flush()

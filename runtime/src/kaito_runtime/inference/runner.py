@@ -83,10 +83,10 @@ class ModelRunner:
         mask = self._mask[index]
         start = int((mask.sum(0) > 0).nonzero()[0].item()) if mask.any() else 0
         layers = []
-        for layer in self._cache.layers:
-            keys = layer.keys[index.to(layer.keys.device), :, start:, :]
-            values = layer.values[index.to(layer.values.device), :, start:, :]
-            layers.append((keys, values))
+        for keys, values in _states(self._cache):
+            layers.append(
+                (keys[index.to(keys.device), :, start:, :], values[index.to(values.device), :, start:, :])
+            )
         self._cache = DynamicCache(ddp_cache_data=layers)
         self._mask = mask[:, start:]
         self._next_pos = self._next_pos[index]
@@ -124,7 +124,8 @@ class ModelRunner:
             logits_to_keep=1,
             **extra,
         )
-        return out.logits[:, -1, :]
+        logits: torch.Tensor = out.logits[:, -1, :]
+        return logits
 
     def _splice(self, cache: DynamicCache, mask: torch.Tensor, lengths: torch.Tensor) -> None:
         if self._cache is None or self._mask is None or self._next_pos is None:
@@ -133,15 +134,21 @@ class ModelRunner:
         old_width, new_width = self._mask.shape[1], mask.shape[1]
         width = max(old_width, new_width)
         layers = []
-        for old, new in zip(self._cache.layers, cache.layers, strict=True):
-            keys = torch.cat([_left_pad(old.keys, width), _left_pad(new.keys, width)], dim=0)
-            values = torch.cat([_left_pad(old.values, width), _left_pad(new.values, width)], dim=0)
+        for (old_k, old_v), (new_k, new_v) in zip(_states(self._cache), _states(cache), strict=True):
+            keys = torch.cat([_left_pad(old_k, width), _left_pad(new_k, width)], dim=0)
+            values = torch.cat([_left_pad(old_v, width), _left_pad(new_v, width)], dim=0)
             layers.append((keys, values))
         self._cache = DynamicCache(ddp_cache_data=layers)
         self._mask = torch.cat(
             [F.pad(self._mask, (width - old_width, 0)), F.pad(mask, (width - new_width, 0))]
         )
         self._next_pos = torch.cat([self._next_pos, lengths])
+
+
+def _states(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each layer's (keys, values), shape [batch, heads, seq, dim]."""
+    layers: list[Any] = list(cache.layers)
+    return [(layer.keys, layer.values) for layer in layers]
 
 
 def _left_pad(states: torch.Tensor, width: int) -> torch.Tensor:

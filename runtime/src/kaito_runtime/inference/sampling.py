@@ -9,7 +9,9 @@ applied here.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 from transformers import (
@@ -82,12 +84,14 @@ class TokenChooser:
             if len(generated) < p.min_new_tokens and self.eos:
                 scores[0, self.eos] = float("-inf")
             if generated and (p.presence_penalty or p.frequency_penalty):
-                ids, counts = torch.tensor(generated).unique(return_counts=True)
-                scores[0, ids] -= p.frequency_penalty * counts.float() + p.presence_penalty
+                seen = Counter(generated)
+                ids = torch.tensor(list(seen))
+                counts = torch.tensor(list(seen.values()), dtype=torch.float32)
+                scores[0, ids] -= p.frequency_penalty * counts + p.presence_penalty
             for token, bias in p.logit_bias:
                 scores[0, token] += bias
         if self.warpers:
-            history = torch.tensor([prompt + generated], dtype=torch.long)
+            history = cast(torch.LongTensor, torch.tensor([prompt + generated], dtype=torch.long))
             scores = self.warpers(history, scores)
         if not self.sampling:
             return int(scores.argmax(-1).item())

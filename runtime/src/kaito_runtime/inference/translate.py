@@ -100,7 +100,8 @@ class Translator:
         if len(ids) >= self.context:
             raise invalid(
                 param,
-                f"is {len(ids)} tokens; the context window is {self.context} tokens, leaving no room to generate",
+                f"is {len(ids)} tokens; the context window is {self.context} tokens, "
+                "leaving no room to generate",
             )
         return Prompt(text, ids)
 

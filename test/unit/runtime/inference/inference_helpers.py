@@ -57,11 +57,11 @@ async def running_server(config: ServerConfig, *, start: bool = True) -> AsyncIt
     try:
         if start:
             loaded = loader.load(config)
-            runner = ModelRunner(loaded.model, loaded.pad_token_id, adapters_enabled=bool(loaded.adapter_names))
+            runner = ModelRunner(
+                loaded.model, loaded.pad_token_id, adapters_enabled=bool(loaded.adapter_names)
+            )
             await service.start(loaded, runner)
         yield Server(f"http://127.0.0.1:{port}", service)
     finally:
         service.close()
         await http.cleanup()
-
-

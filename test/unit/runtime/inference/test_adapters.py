@@ -11,7 +11,6 @@ from openai import AsyncOpenAI, NotFoundError
 
 from kaito_runtime.inference import adapters
 
-
 MSG = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -35,7 +34,9 @@ async def test_adapters_are_listed_as_models(adapter_server: Server) -> None:
     assert [m.id for m in models.data] == [SERVED, "alpha", "beta"]
 
 
-async def test_each_adapter_and_their_combination_change_the_output(server: Server, adapter_server: Server) -> None:
+async def test_each_adapter_and_their_combination_change_the_output(
+    server: Server, adapter_server: Server
+) -> None:
     base = await answer(server, SERVED)
     combined = await answer(adapter_server, SERVED)
     alpha = await answer(adapter_server, "alpha")
@@ -47,7 +48,9 @@ async def test_adapter_answers_are_independent_of_batch_neighbours(adapter_serve
     import asyncio
 
     alone = await answer(adapter_server, "alpha")
-    together = await asyncio.gather(answer(adapter_server, "alpha"), answer(adapter_server, "beta"), answer(adapter_server, SERVED))
+    together = await asyncio.gather(
+        answer(adapter_server, "alpha"), answer(adapter_server, "beta"), answer(adapter_server, SERVED)
+    )
     assert together[0] == alone
 
 

@@ -8,7 +8,6 @@ import aiohttp
 import pytest
 from inference_helpers import SERVED, Server
 
-
 LONG = "the quick brown fox " * 200
 CHAT = "/v1/chat/completions"
 MSG = [{"role": "user", "content": "Hi"}]
@@ -28,8 +27,13 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
     ("n zero", CHAT, {"messages": MSG, "n": 0}, 400, "n"),
     ("empty stop", CHAT, {"messages": MSG, "stop": [""]}, 400, "stop"),
     ("logprobs unsupported", CHAT, {"messages": MSG, "logprobs": True}, 400, "logprobs"),
-    ("image content", CHAT, {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400,
-     "messages[0].content[0]"),
+    (
+        "image content",
+        CHAT,
+        {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+        400,
+        "messages[0].content[0]",
+    ),
     ("unknown model", CHAT, {"model": "gpt-4", "messages": MSG}, 404, "model"),
     ("empty completion prompt", "/v1/completions", {"prompt": ""}, 400, "prompt"),
     ("empty prompt list", "/v1/completions", {"prompt": []}, 400, "prompt"),
@@ -38,19 +42,43 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
     ("chat without prompt", "/chat", {"generate_kwargs": {}}, 400, "prompt"),
     ("chat empty prompt", "/chat", {"prompt": ""}, 400, "prompt"),
     ("chat prompt wrong type", "/chat", {"prompt": 5}, 400, "prompt"),
-    ("chat kwargs wrong type", "/chat", {"prompt": "Hi", "generate_kwargs": {"top_k": "ten"}}, 400, "generate_kwargs"),
-    ("chat max_length too small", "/chat", {"prompt": "Hello there", "generate_kwargs": {"max_length": 1}}, 400,
-     "generate_kwargs.max_length"),
-    ("chat temperature zero sampling", "/chat", {"prompt": "Hi", "generate_kwargs": {"temperature": 0}}, 400,
-     "generate_kwargs.temperature"),
+    (
+        "chat kwargs wrong type",
+        "/chat",
+        {"prompt": "Hi", "generate_kwargs": {"top_k": "ten"}},
+        400,
+        "generate_kwargs",
+    ),
+    (
+        "chat max_length too small",
+        "/chat",
+        {"prompt": "Hello there", "generate_kwargs": {"max_length": 1}},
+        400,
+        "generate_kwargs.max_length",
+    ),
+    (
+        "chat temperature zero sampling",
+        "/chat",
+        {"prompt": "Hi", "generate_kwargs": {"temperature": 0}},
+        400,
+        "generate_kwargs.temperature",
+    ),
     ("body over the size limit", CHAT, {"messages": [{"role": "user", "content": "x" * 70000}]}, 413, None),
 ]
 
 
-@pytest.mark.parametrize(("path", "body", "status", "param"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-async def test_bad_request_gets_a_json_error(server: Server, path: str, body: Any, status: int, param: str | None) -> None:
+@pytest.mark.parametrize(
+    ("path", "body", "status", "param"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+async def test_bad_request_gets_a_json_error(
+    server: Server, path: str, body: Any, status: int, param: str | None
+) -> None:
     async with aiohttp.ClientSession() as s:
-        kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, bytes) else {"json": body}
+        kwargs = (
+            {"data": body, "headers": {"Content-Type": "application/json"}}
+            if isinstance(body, bytes)
+            else {"json": body}
+        )
         async with s.post(server.url + path, **kwargs) as r:
             assert r.status == status
             assert r.content_type == "application/json"

@@ -11,7 +11,6 @@ import pytest
 from inference_helpers import SERVED, Server, make_config, running_server
 from openai import AsyncOpenAI, RateLimitError
 
-
 PROMPTS = [
     "Hello",
     "What is the capital of France?",
@@ -28,7 +27,9 @@ def batch_sizes(metrics_text: str) -> tuple[float, float]:
     """(sum, count) of the batch-size histogram."""
     values = {}
     for line in metrics_text.splitlines():
-        if line.startswith("kaito_inference_batch_size_sum") or line.startswith("kaito_inference_batch_size_count"):
+        if line.startswith("kaito_inference_batch_size_sum") or line.startswith(
+            "kaito_inference_batch_size_count"
+        ):
             name, value = line.split()
             values[name] = float(value)
     return values["kaito_inference_batch_size_sum"], values["kaito_inference_batch_size_count"]
@@ -44,7 +45,11 @@ async def test_eight_concurrent_clients_get_correct_independent_answers(
 
     async def ask(prompt: str, max_tokens: int) -> Any:
         return await api.completions.create(
-            model=SERVED, prompt=prompt, max_tokens=max_tokens, temperature=0, extra_body={"min_tokens": max_tokens}
+            model=SERVED,
+            prompt=prompt,
+            max_tokens=max_tokens,
+            temperature=0,
+            extra_body={"min_tokens": max_tokens},
         )
 
     answers = await asyncio.gather(*(ask(p, n) for p, n in zip(PROMPTS, budgets, strict=True)))
@@ -80,11 +85,11 @@ async def test_full_queue_answers_429_with_retry_after(tiny_model_dir: Path) -> 
         await wait_for(lambda: engine.running() == 1, "the first request fills the batch of one")
         waiting = asyncio.create_task(api.completions.create(**long))
         await wait_for(lambda: engine.queue_depth() == 1, "the second request fills the queue of one")
-        async with aiohttp.ClientSession() as s:
-            async with s.post(busy.v1 + "/completions", json={"prompt": "Hi", "max_tokens": 2}) as r:
-                assert r.status == 429
-                assert r.headers["Retry-After"] == "1"
-                assert (await r.json())["error"]["code"] == "queue_full"
+        body = {"prompt": "Hi", "max_tokens": 2}
+        async with aiohttp.ClientSession() as s, s.post(busy.v1 + "/completions", json=body) as r:
+            assert r.status == 429
+            assert r.headers["Retry-After"] == "1"
+            assert (await r.json())["error"]["code"] == "queue_full"
         with pytest.raises(RateLimitError):
             await api.completions.create(model=SERVED, prompt="Hi", max_tokens=2)
         assert (await running).usage.completion_tokens == 60

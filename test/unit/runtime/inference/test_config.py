@@ -28,12 +28,20 @@ def test_port_is_the_base_plus_local_rank() -> None:
 
 def test_kaito_spellings_are_accepted() -> None:
     config = parse_args(
-        ["--torch_dtype=bfloat16", "--pipeline=text-generation", "--trust_remote_code",
-         "--pretrained_model_name_or_path=/m/phi", "--served_model_name=phi-3"],
+        [
+            "--torch_dtype=bfloat16",
+            "--pipeline=text-generation",
+            "--trust_remote_code",
+            "--pretrained_model_name_or_path=/m/phi",
+            "--served_model_name=phi-3",
+        ],
         env={},
     )
     assert (config.dtype, config.trust_remote_code, config.model, config.served_model_name) == (
-        "bfloat16", True, "/m/phi", "phi-3"
+        "bfloat16",
+        True,
+        "/m/phi",
+        "phi-3",
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-import pytest
 from inference_helpers import Server, make_config, running_server
 
 
-
 async def test_healthz_is_503_until_the_model_is_loaded_and_warmed_up(tiny_model_dir: Path) -> None:
-    async with running_server(make_config(tiny_model_dir), start=False) as loading, aiohttp.ClientSession() as s:
+    async with (
+        running_server(make_config(tiny_model_dir), start=False) as loading,
+        aiohttp.ClientSession() as s,
+    ):
         async with s.get(loading.url + "/healthz") as r:
             assert r.status == 503
         async with s.post(loading.url + "/chat", json={"prompt": "Hi"}) as r:
@@ -32,7 +33,9 @@ async def test_healthz_is_200_after_warm_up(server: Server) -> None:
 
 async def test_metrics_count_requests_tokens_and_latencies(server: Server) -> None:
     async with aiohttp.ClientSession() as s:
-        async with s.post(server.url + "/chat", json={"prompt": "Hi", "generate_kwargs": {"max_new_tokens": 3}}) as r:
+        async with s.post(
+            server.url + "/chat", json={"prompt": "Hi", "generate_kwargs": {"max_new_tokens": 3}}
+        ) as r:
             assert r.status == 200
         async with s.post(server.url + "/chat", json={"prompt": ""}) as r:
             assert r.status == 400

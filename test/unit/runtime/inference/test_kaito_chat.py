@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import pytest
 from inference_helpers import Server
 
 from kaito_runtime.inference.schemas import KAITO_CHAT_DECODER
-
 
 
 async def post_chat(server: Server, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -21,7 +19,9 @@ async def test_chat_answers_greedy_generate_with_the_prompt_in_front(
     server: Server, tokenizer: Any, reference: Any
 ) -> None:
     prompt = "The operator creates machines"
-    status, body = await post_chat(server, {"prompt": prompt, "generate_kwargs": {"do_sample": False, "max_length": 20}})
+    status, body = await post_chat(
+        server, {"prompt": prompt, "generate_kwargs": {"do_sample": False, "max_length": 20}}
+    )
     assert status == 200
     ids = tokenizer(prompt)["input_ids"]
     expected = reference(ids, 20 - len(ids))
@@ -33,7 +33,9 @@ async def test_chat_answers_greedy_generate_with_the_prompt_in_front(
 async def test_return_full_text_false_gives_only_the_generated_text(server: Server) -> None:
     kwargs = {"do_sample": False, "max_new_tokens": 6}
     _, full = await post_chat(server, {"prompt": "Hello", "generate_kwargs": kwargs})
-    _, bare = await post_chat(server, {"prompt": "Hello", "return_full_text": False, "generate_kwargs": kwargs})
+    _, bare = await post_chat(
+        server, {"prompt": "Hello", "return_full_text": False, "generate_kwargs": kwargs}
+    )
     assert full["Result"] == "Hello" + bare["Result"]
 
 
@@ -55,7 +57,11 @@ async def test_default_generate_kwargs_are_kaitos(server: Server, tokenizer: Any
 async def test_beam_search_runs_through_transformers_generate(server: Server) -> None:
     status, body = await post_chat(
         server,
-        {"prompt": "Hello", "return_full_text": False, "generate_kwargs": {"num_beams": 2, "max_new_tokens": 5}},
+        {
+            "prompt": "Hello",
+            "return_full_text": False,
+            "generate_kwargs": {"num_beams": 2, "max_new_tokens": 5},
+        },
     )
     assert status == 200
     assert isinstance(body["Result"], str)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from openai import AsyncOpenAI
-
 from inference_helpers import SERVED, Server
-
+from openai import AsyncOpenAI
 
 
 def client(server: Server) -> AsyncOpenAI:
@@ -16,13 +13,20 @@ def client(server: Server) -> AsyncOpenAI:
 
 
 def chat_prompt_ids(tokenizer: Any, content: str) -> list[int]:
-    text = tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+    )
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-async def test_chat_completion_matches_greedy_generate_and_counts_tokens(server: Server, tokenizer: Any, reference: Any) -> None:
+async def test_chat_completion_matches_greedy_generate_and_counts_tokens(
+    server: Server, tokenizer: Any, reference: Any
+) -> None:
     out = await client(server).chat.completions.create(
-        model=SERVED, messages=[{"role": "user", "content": "What is Kubernetes?"}], max_tokens=12, temperature=0
+        model=SERVED,
+        messages=[{"role": "user", "content": "What is Kubernetes?"}],
+        max_tokens=12,
+        temperature=0,
     )
     prompt = chat_prompt_ids(tokenizer, "What is Kubernetes?")
     expected = reference(prompt, 12)
@@ -86,7 +90,12 @@ async def test_raw_stream_ends_with_done(server: Server) -> None:
 
 async def test_completion_with_echo_n_and_list_prompts(server: Server) -> None:
     out = await client(server).completions.create(
-        model=SERVED, prompt=["Hello there", "The quick brown fox"], max_tokens=5, n=2, temperature=0, echo=True
+        model=SERVED,
+        prompt=["Hello there", "The quick brown fox"],
+        max_tokens=5,
+        n=2,
+        temperature=0,
+        echo=True,
     )
     assert [c.index for c in out.choices] == [0, 1, 2, 3]
     assert out.choices[0].text.startswith("Hello there")
@@ -101,7 +110,9 @@ async def test_stop_sequence_truncates_and_reports_stop(server: Server) -> None:
     text = free.choices[0].text
     stop = text[len(text) // 2 : len(text) // 2 + 2]
     assert stop.strip(), f"greedy text too short to pick a stop sequence: {text!r}"
-    cut = await api.completions.create(model=SERVED, prompt="Numbers like", max_tokens=20, temperature=0, stop=[stop])
+    cut = await api.completions.create(
+        model=SERVED, prompt="Numbers like", max_tokens=20, temperature=0, stop=[stop]
+    )
     assert cut.choices[0].text == text[: text.index(stop)]
     assert cut.choices[0].finish_reason == "stop"
     streamed = await api.completions.create(
@@ -113,7 +124,13 @@ async def test_stop_sequence_truncates_and_reports_stop(server: Server) -> None:
 
 async def test_seed_makes_sampling_reproducible_and_n_gives_independent_samples(server: Server) -> None:
     api = client(server)
-    kwargs: dict[str, Any] = {"model": SERVED, "prompt": "Hello", "max_tokens": 12, "temperature": 1.5, "n": 3}
+    kwargs: dict[str, Any] = {
+        "model": SERVED,
+        "prompt": "Hello",
+        "max_tokens": 12,
+        "temperature": 1.5,
+        "n": 3,
+    }
     first = await api.completions.create(seed=7, **kwargs)
     again = await api.completions.create(seed=7, **kwargs)
     assert [c.text for c in first.choices] == [c.text for c in again.choices]
@@ -127,7 +144,10 @@ async def test_models_lists_the_served_model(server: Server) -> None:
 
 async def test_max_tokens_defaults_to_the_rest_of_the_context(server: Server) -> None:
     out = await client(server).chat.completions.create(
-        model=SERVED, messages=[{"role": "user", "content": "Hi"}], temperature=0, extra_body={"min_tokens": 3}
+        model=SERVED,
+        messages=[{"role": "user", "content": "Hi"}],
+        temperature=0,
+        extra_body={"min_tokens": 3},
     )
     assert out.usage is not None
     assert 3 <= out.usage.completion_tokens <= 512 - out.usage.prompt_tokens

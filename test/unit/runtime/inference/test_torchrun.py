@@ -61,31 +61,61 @@ def test_two_process_torchrun_serves_and_exits_cleanly(
     log_path = tmp_path / "torchrun.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "-m", "kaito_runtime.inference",
-             "--model", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port),
-             "--adapters-dir", str(tmp_path / "none"), "--served-model-name", "tiny"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(TORCHRUN),
+                "--standalone",
+                "--nproc_per_node=2",
+                "-m",
+                "kaito_runtime.inference",
+                "--model",
+                str(tiny_model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--adapters-dir",
+                str(tmp_path / "none"),
+                "--served-model-name",
+                "tiny",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 180
         while status_of(f"http://127.0.0.1:{port}/healthz") != 200:
             assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "rank 0 never became healthy:\n" + log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, (
+                "rank 0 never became healthy:\n" + log_path.read_text()[-3000:]
+            )
             time.sleep(0.5)
-        assert status_of(f"http://127.0.0.1:{port + 1}/healthz") == 200  # rank 1 (LOCAL_RANK 1) answers probes
+        assert (
+            status_of(f"http://127.0.0.1:{port + 1}/healthz") == 200
+        )  # rank 1 (LOCAL_RANK 1) answers probes
 
         prompt = "The operator creates machines"
         ids = list(tokenizer(prompt)["input_ids"])
         expected = reference(ids, 8, min_new_tokens=8)
         body = post(
             f"http://127.0.0.1:{port}/chat",
-            {"prompt": prompt, "return_full_text": False, "generate_kwargs": {"do_sample": False, "max_new_tokens": 8, "min_new_tokens": 8}},
+            {
+                "prompt": prompt,
+                "return_full_text": False,
+                "generate_kwargs": {"do_sample": False, "max_new_tokens": 8, "min_new_tokens": 8},
+            },
         )
         assert body["Result"] == tokenizer.decode(expected, skip_special_tokens=True)
 
         api = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
-        stream = api.completions.create(model="tiny", prompt=prompt, max_tokens=8, temperature=0, stream=True,
-                                        extra_body={"min_tokens": 8})
+        stream = api.completions.create(
+            model="tiny",
+            prompt=prompt,
+            max_tokens=8,
+            temperature=0,
+            stream=True,
+            extra_body={"min_tokens": 8},
+        )
         assert "".join(c.choices[0].text for c in stream if c.choices) == body["Result"]
     finally:
         proc.send_signal(signal.SIGTERM)  # as the kubelet does; torchrun forwards it to both workers
