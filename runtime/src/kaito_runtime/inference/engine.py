@@ -236,6 +236,7 @@ class Engine:
     def _drop_cancelled(self) -> None:
         if any(seq.cancelled for seq in self._rows):
             keep = [i for i, seq in enumerate(self._rows) if not seq.cancelled]
+            self.metrics.cancelled.inc(len(self._rows) - len(keep))
             self.runner.keep(keep)
             self._rows = [self._rows[i] for i in keep]
 

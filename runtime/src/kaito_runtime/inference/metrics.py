@@ -44,4 +44,9 @@ class Metrics:
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
+        self.cancelled = Counter(
+            "kaito_inference_cancelled_sequences",
+            "Sequences dropped from the batch because their client went away.",
+            registry=r,
+        )
         self.ready = Gauge("kaito_inference_ready", "1 once the model is loaded and warmed up.", registry=r)

@@ -94,3 +94,17 @@ async def test_full_queue_answers_429_with_retry_after(tiny_model_dir: Path) -> 
             await api.completions.create(model=SERVED, prompt="Hi", max_tokens=2)
         assert (await running).usage.completion_tokens == 60
         assert (await waiting).usage.completion_tokens == 60
+
+
+async def test_a_client_that_disconnects_mid_stream_leaves_the_batch(server: Server) -> None:
+    engine = server.service.engine
+    assert engine is not None
+    cancelled = server.service.metrics.cancelled._value.get()
+    body = {"prompt": "Hello", "max_tokens": 480, "min_tokens": 480, "stream": True, "temperature": 0}
+    async with aiohttp.ClientSession() as s:
+        r = await s.post(server.v1 + "/completions", json=body)
+        assert r.status == 200
+        await r.content.readline()  # the first event: the sequence is generating
+        r.close()  # the client goes away
+    await wait_for(lambda: engine.running() == 0, "the sequence leaves the batch")
+    assert server.service.metrics.cancelled._value.get() == cancelled + 1
