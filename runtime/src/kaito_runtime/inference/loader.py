@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,6 +38,10 @@ def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | Non
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     env = dict(os.environ) if env is None else env
+    if not Path(config.model).is_dir():
+        raise FileNotFoundError(
+            f"--model: {config.model} is not a directory (the image's weights are expected there)"
+        )
     tokenizer = AutoTokenizer.from_pretrained(
         config.model, local_files_only=True, trust_remote_code=config.trust_remote_code
     )
