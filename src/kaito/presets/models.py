@@ -157,7 +157,13 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
                 "--rdzv_backend=c10d",
                 "--rdzv_endpoint=$(MASTER_ADDR):29500",
             ]
-        argv += ["-m", "kaito_runtime.inference", f"--model={self.model_path}", f"--torch-dtype={self.dtype}"]
+        argv += [
+            "-m",
+            "kaito_runtime.inference",
+            f"--model={self.model_path}",
+            f"--served-model-name={self.name}",
+            f"--torch-dtype={self.dtype}",
+        ]
         if self.trust_remote_code:
             argv.append("--trust-remote-code")
         return argv
