@@ -14,11 +14,11 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from kaito_runtime.inference.engine import Engine, EngineStopped, GenerateJob, QueueFull
-from kaito_runtime.inference.errors import APIError, from_msgspec, invalid
+from kaito_runtime.inference.engine import Engine, GenerateJob
+from kaito_runtime.inference.errors import from_msgspec, invalid
 from kaito_runtime.inference.responses import json_response
 from kaito_runtime.inference.schemas import KAITO_CHAT_DECODER
-from kaito_runtime.inference.service import RETRY_AFTER_SECONDS, InferenceService
+from kaito_runtime.inference.service import InferenceService, admission_errors
 
 
 def add_routes(router: web.UrlDispatcher, service: InferenceService) -> None:
@@ -58,17 +58,8 @@ async def _generate(engine: Engine, prompt: list[int], kwargs: dict[str, Any], a
     loop = asyncio.get_running_loop()
     future: asyncio.Future[list[int]] = loop.create_future()
     job = GenerateJob(prompt, {**kwargs, "adapter": adapter}, random.getrandbits(31), loop, future)
-    try:
+    with admission_errors():
         engine.submit_generate(job)
-    except QueueFull as exc:
-        raise APIError(
-            429,
-            f"server busy: {exc}; retry later",
-            code="queue_full",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from exc
-    except EngineStopped as exc:
-        raise APIError(503, str(exc), code="shutting_down") from exc
     try:
         return await future
     except (ValueError, TypeError) as exc:

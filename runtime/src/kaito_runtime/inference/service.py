@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from kaito_runtime.inference.adapters import COMBINED_ADAPTER
@@ -35,6 +36,22 @@ log = logging.getLogger(__name__)
 
 WARMUP_PROMPT = "Hello"
 RETRY_AFTER_SECONDS = 1
+
+
+@contextmanager
+def admission_errors() -> Iterator[None]:
+    """Turns the engine's refusals into HTTP errors: 429 with Retry-After when full, 503 when stopping."""
+    try:
+        yield
+    except QueueFull as exc:
+        raise APIError(
+            429,
+            f"server busy: {exc}; retry later",
+            code="queue_full",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from exc
+    except EngineStopped as exc:
+        raise APIError(503, str(exc), code="shutting_down") from exc
 
 
 class InferenceService:
@@ -118,17 +135,8 @@ class InferenceService:
         """Queues the sequences; 429 with Retry-After when the queue is full, 503 when stopping."""
         if self.engine is None:
             raise APIError(503, "the model is not ready yet", code="model_not_ready")
-        try:
+        with admission_errors():
             self.engine.submit(seqs)
-        except QueueFull as exc:
-            raise APIError(
-                429,
-                f"server busy: {exc}; retry later",
-                code="queue_full",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            ) from exc
-        except EngineStopped as exc:
-            raise APIError(503, str(exc), code="shutting_down") from exc
 
     async def collect(self, seqs: list[Sequence]) -> list[Finished]:
         """Waits for every sequence to finish; cancels the rest if the caller goes away or one fails."""
