@@ -14,13 +14,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from tuning_helpers import FAST_TRAINING, HttpServer, Registry, chat_rows, write_chat_parquet, write_config
+from tuning_helpers import (
+    FAST_TRAINING,
+    HttpServer,
+    JobRun,
+    Registry,
+    chat_rows,
+    run_job_in_process,
+    write_chat_parquet,
+    write_config,
+)
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
@@ -165,36 +173,6 @@ def captured_logs() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
-
-
-@dataclass
-class JobRun:
-    """A finished tuning job: its output dir, exit code and the JSON log lines it wrote."""
-
-    output_dir: Path
-    rc: int
-    logs: list[dict[str, Any]]
-
-
-def run_job_in_process(opts: Any) -> JobRun:
-    """Runs the job in this process, capturing its JSON log lines."""
-    from kaito_runtime.tuning.job import run_job
-    from kaito_runtime.tuning.jsonlog import JsonFormatter
-
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        rc = run_job(opts)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-    lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
-    return JobRun(Path(opts.output_dir), rc, lines)
 
 
 def _job_options(tmp: Path, model_dir: Path, urls: list[str], **sections: dict[str, Any]) -> Any:

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_job_in_process
-from tuning_helpers import HttpServer
+from tuning_helpers import HttpServer, run_job_in_process
 
 from kaito_runtime.tuning.status import read_status
 

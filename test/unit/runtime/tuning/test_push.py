@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import JobRun, run_job_in_process
-from tuning_helpers import Registry
+from tuning_helpers import JobRun, Registry, run_job_in_process
 
 from kaito_runtime.tuning.errors import PushError
 from kaito_runtime.tuning.jsonlog import redact, register_secret

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import JobRun, run_job_in_process
-from tuning_helpers import FAST_TRAINING, HttpServer
+from tuning_helpers import FAST_TRAINING, HttpServer, JobRun, run_job_in_process
 
 from kaito_runtime.tuning.config import (
     DatasetConfig,

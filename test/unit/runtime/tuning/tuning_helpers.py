@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,3 +76,33 @@ FAST_TRAINING = {
     "save_steps": 4,
 }
 """TrainingArguments for a few quick steps on the tiny model."""
+
+
+@dataclass
+class JobRun:
+    """A finished tuning job: its output dir, exit code and the JSON log lines it wrote."""
+
+    output_dir: Path
+    rc: int
+    logs: list[dict[str, Any]]
+
+
+def run_job_in_process(opts: Any) -> JobRun:
+    """Runs the job in this process, capturing its JSON log lines."""
+    from kaito_runtime.tuning.job import run_job
+    from kaito_runtime.tuning.jsonlog import JsonFormatter
+
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        rc = run_job(opts)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
+    return JobRun(Path(opts.output_dir), rc, lines)
