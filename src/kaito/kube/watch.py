@@ -47,12 +47,9 @@ class EventDecoder(Generic[T]):
 
     def feed(self, chunk: bytes) -> list[Event[T]]:
         """Decode every complete line in buffer + chunk; keep the trailing partial line."""
-        self._buf += chunk
-        end = self._buf.rfind(b"\n")
-        if end < 0:
+        complete = self._complete_lines(chunk)
+        if complete is None:
             return []
-        complete = bytes(self._buf[: end + 1])
-        del self._buf[: end + 1]
         # Fast path: the whole batch in one pass into typed events. An ERROR line (a Status, which
         # may not fit the type) or a bookmark that does not fit sends the batch the two-step way.
         try:
@@ -67,6 +64,22 @@ class EventDecoder(Generic[T]):
                 for t in typed
             ]
         return [self.decode(raw) for raw in _event_decoder.decode_lines(complete)]
+
+    def _complete_lines(self, chunk: bytes) -> bytes | None:
+        """The complete lines of buffer + chunk, keeping the partial tail; copies only what it must."""
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            self._buf += chunk
+            return None
+        if self._buf:
+            self._buf += chunk[: end + 1]
+            complete = bytes(self._buf)
+            self._buf.clear()
+        else:
+            complete = chunk if end == len(chunk) - 1 else chunk[: end + 1]
+        if end < len(chunk) - 1:
+            self._buf += chunk[end + 1 :]
+        return complete
 
     def finish(self) -> list[Event[T]]:
         """Decode a final line that had no newline (a stream cut at the end of an object)."""

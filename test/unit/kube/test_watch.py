@@ -32,6 +32,14 @@ def test_events_split_across_chunks_are_decoded_once_complete():
     assert dec.finish() == []
 
 
+def test_every_split_of_a_stream_into_two_chunks_gives_the_same_events():
+    data = b"".join(line("MODIFIED", with_rv(thing("a", x=i), str(i))) for i in range(3))
+    for cut in range(len(data) + 1):
+        dec = EventDecoder(THINGS)
+        events = dec.feed(data[:cut]) + dec.feed(data[cut:]) + dec.finish()
+        assert [e.resource_version for e in events] == ["0", "1", "2"], f"cut at byte {cut}"
+
+
 def test_a_line_of_several_mebibytes_parses():
     big = with_rv(thing("big", blob="x" * (6 << 20)), "9")
     dec = EventDecoder(THINGS)
