@@ -373,7 +373,7 @@ class LocalCluster:
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             f"--server-address=127.0.0.1:{self.ports.kwok}",
-            "--cidr=10.244.0.0/16",
+            "--cidr=10.244.0.1/16",
             "--node-ip=10.244.0.1",
             "--node-lease-duration-seconds=40",
             f"--config={HACK / 'kwok' / 'stages.yaml'}",
