@@ -89,14 +89,19 @@ async def test_bookmarks_advance_the_resource_version_but_reach_no_handler(api, 
     assert rec.events == [] and len(informer.store) == 0
 
 
-async def test_a_normal_close_rewatches_from_the_last_rv_without_relisting(api, informer):
+async def _watching_after_a_listed_and_a_watched_event(api, informer) -> str:
+    """Starts the informer on one listed object, delivers one more by watch; returns the last RV."""
     await api.put("things", thing("a"))
     informer.start()
     await informer.wait_for_sync(5)
     await eventually(lambda: api.open_watches == 1)
     await api.put("things", thing("b"))
     await eventually(lambda: informer.store.get("default/b") is not None)
-    rv_before = informer.reflector.last_rv
+    return informer.reflector.last_rv
+
+
+async def test_a_normal_close_rewatches_from_the_last_rv_without_relisting(api, informer):
+    rv_before = await _watching_after_a_listed_and_a_watched_event(api, informer)
     await api.close_watches()
     await eventually(lambda: informer.reflector.watches >= 2 and api.open_watches == 1)
     assert informer.reflector.lists == 1
@@ -105,13 +110,7 @@ async def test_a_normal_close_rewatches_from_the_last_rv_without_relisting(api, 
 
 
 async def test_a_stream_cut_mid_way_rewatches_from_the_last_rv_without_relisting(api, informer):
-    await api.put("things", thing("a"))
-    informer.start()
-    await informer.wait_for_sync(5)
-    await eventually(lambda: api.open_watches == 1)
-    await api.put("things", thing("b"))
-    await eventually(lambda: informer.store.get("default/b") is not None)
-    rv_before = informer.reflector.last_rv
+    rv_before = await _watching_after_a_listed_and_a_watched_event(api, informer)
     api.abort_watches()
     await eventually(lambda: informer.reflector.watches >= 2 and api.open_watches == 1)
     await api.put("things", thing("c"))
