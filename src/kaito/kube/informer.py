@@ -77,22 +77,25 @@ def slim(
     cached objects share. (managedFields are never decoded in the first place.)
     """
 
+    drop = frozenset(drop_annotations)
+    intern = sys.intern
+
+    prefixes = keep_annotation_prefixes
+    limit = max_annotation_bytes
+
     def transform(obj: KubeObject) -> KubeObject:
         meta = obj.metadata
         if meta.namespace:
-            meta.namespace = sys.intern(meta.namespace)
+            meta.namespace = intern(meta.namespace)
         annotations = meta.annotations
         if annotations:
-            for key in [
-                k
+            kept = {
+                k: v
                 for k, v in annotations.items()
-                if k in drop_annotations
-                or len(v) > max_annotation_bytes
-                or (keep_annotation_prefixes is not None and not k.startswith(keep_annotation_prefixes))
-            ]:
-                del annotations[key]
-            if not annotations:
-                meta.annotations = None
+                if k not in drop and len(v) <= limit and (prefixes is None or k.startswith(prefixes))
+            }
+            if len(kept) != len(annotations):
+                meta.annotations = kept or None
         return obj
 
     return transform
@@ -188,10 +191,11 @@ class Informer(Generic[T]):
             for handler in self._handlers:
                 self._call(handler.on_delete, obj)
             return
-        if event_type not in (ADDED, MODIFIED):
+        if event_type != MODIFIED and event_type != ADDED:
             log.warning("unknown watch event type", extra={"type": event_type, "resource": self.res.plural})
             return
-        obj = self._prepare(obj)
+        if self.transform is not None:
+            obj = self.transform(obj)
         prev = self.store.upsert(obj)
         for handler in self._handlers:
             if prev is None:

@@ -45,17 +45,26 @@ def index_by_owner_uid(controller_only: bool = False) -> Callable[[KubeObject], 
 
 
 class Store(Generic[T]):
-    """The cache behind an informer. Objects are shared: treat them as read-only."""
+    """The cache behind an informer. Objects are shared: treat them as read-only.
+
+    The namespace index is kept inline (every upsert of a known key leaves it unchanged, since the key
+    contains the namespace); other indexes are rewritten only when an object's values change.
+    """
 
     def __init__(self, indexers: dict[str, IndexFunc[T]] | None = None) -> None:
         self._items: dict[str, T] = {}
-        self._indexers: dict[str, IndexFunc[T]] = {NAMESPACE_INDEX: index_by_namespace}
-        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}}
-        self._index_pairs = self._pairs()
+        self._by_namespace: dict[str, set[str]] = {}
+        self._indexers: dict[str, IndexFunc[T]] = {}
+        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: self._by_namespace}
+        self._index_pairs: list[tuple[IndexFunc[T], dict[str, set[str]]]] = []
         for name, fn in (indexers or {}).items():
             self.add_indexer(name, fn)
 
     def add_indexer(self, name: str, fn: IndexFunc[T]) -> None:
+        if name == NAMESPACE_INDEX:
+            if fn is not index_by_namespace:
+                raise ValueError(f"indexer {name!r}: reserved for the built-in namespace index")
+            return
         if name in self._indexers and self._indexers[name] is not fn:
             raise ValueError(f"indexer {name!r}: already registered")
         self._indexers[name] = fn
@@ -64,45 +73,39 @@ class Store(Generic[T]):
             for value in fn(obj):
                 index.setdefault(value, set()).add(key)
         self._indices[name] = index
-        self._index_pairs = self._pairs()
-
-    def _pairs(self) -> list[tuple[IndexFunc[T], dict[str, set[str]]]]:
-        return [(fn, self._indices[name]) for name, fn in self._indexers.items()]
-
-    def _unindex(self, key: str, obj: T) -> None:
-        for fn, index in self._index_pairs:
-            for value in fn(obj):
-                keys = index.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del index[value]
-
-    def _index(self, key: str, obj: T) -> None:
-        for fn, index in self._index_pairs:
-            for value in fn(obj):
-                keys = index.get(value)
-                if keys is None:
-                    index[value] = {key}
-                else:
-                    keys.add(key)
+        self._index_pairs = [(f, self._indices[n]) for n, f in self._indexers.items()]
 
     def upsert(self, obj: T) -> T | None:
         """Add or replace; returns the previous object under the key, if any."""
         meta = obj.metadata
-        key = f"{meta.namespace}/{meta.name}" if meta.namespace else meta.name
-        old = self._items.get(key)
-        if old is not None:
-            self._unindex(key, old)
-        self._items[key] = obj
-        self._index(key, obj)
+        namespace = meta.namespace or ""
+        key = f"{namespace}/{meta.name}" if namespace else meta.name
+        items = self._items
+        old = items.get(key)
+        items[key] = obj
+        if old is None:
+            _add(self._by_namespace, namespace, key)
+            for fn, index in self._index_pairs:
+                for value in fn(obj):
+                    _add(index, value, key)
+        else:
+            for fn, index in self._index_pairs:
+                before, after = fn(old), fn(obj)
+                if before != after:
+                    for value in before:
+                        _discard(index, value, key)
+                    for value in after:
+                        _add(index, value, key)
         return old
 
     def delete(self, obj: T) -> T | None:
         key = object_key(obj)
         old = self._items.pop(key, None)
         if old is not None:
-            self._unindex(key, old)
+            _discard(self._by_namespace, old.metadata.namespace or "", key)
+            for fn, index in self._index_pairs:
+                for value in fn(old):
+                    _discard(index, value, key)
         return old
 
     def replace(self, items: Iterable[T]) -> builtins.list[T]:
@@ -110,13 +113,15 @@ class Store(Generic[T]):
         new = {object_key(o): o for o in items}
         gone = [obj for key, obj in self._items.items() if key not in new]
         self._items = new
+        self._by_namespace.clear()
+        for key, obj in new.items():
+            _add(self._by_namespace, obj.metadata.namespace or "", key)
         for name, fn in self._indexers.items():
-            index: dict[str, set[str]] = {}
+            index = self._indices[name]
+            index.clear()
             for key, obj in new.items():
                 for value in fn(obj):
-                    index.setdefault(value, set()).add(key)
-            self._indices[name] = index
-        self._index_pairs = self._pairs()
+                    _add(index, value, key)
         return gone
 
     def get(self, key: str) -> T | None:
@@ -147,3 +152,19 @@ class Store(Generic[T]):
         if index not in self._indices:
             raise KeyError(f"index {index!r}: not registered (have {sorted(self._indices)})")
         return sorted(self._indices[index].get(value, ()))
+
+
+def _add(index: dict[str, set[str]], value: str, key: str) -> None:
+    keys = index.get(value)
+    if keys is None:
+        index[value] = {key}
+    else:
+        keys.add(key)
+
+
+def _discard(index: dict[str, set[str]], value: str, key: str) -> None:
+    keys = index.get(value)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[value]

@@ -9,7 +9,6 @@ resourceVersion; an ERROR event is raised as the typed ApiError of its Status (4
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import msgspec
@@ -28,9 +27,12 @@ _meta_decoder = msgspec.json.Decoder(MetaOnly)
 _status_decoder = msgspec.json.Decoder(Status)
 
 
-@dataclass(frozen=True, slots=True)
-class Event(Generic[T]):
-    """A decoded watch event. For BOOKMARK, `object` is None and only `resource_version` is set."""
+class Event(msgspec.Struct, Generic[T], frozen=True, gc=False):
+    """A decoded watch event. For BOOKMARK, `object` is None and only `resource_version` is set.
+
+    A msgspec Struct, not a frozen dataclass: one is built per event, and constructing a frozen
+    dataclass costs about ten times as much (1.2 against 0.12 µs here).
+    """
 
     type: str
     object: T | None

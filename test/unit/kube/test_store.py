@@ -59,6 +59,24 @@ def test_an_indexer_added_later_indexes_existing_objects_and_names_must_be_uniqu
         store.add_indexer("app", index_by_label("other"))
 
 
+def test_the_namespace_index_follows_adds_deletes_and_replaces_and_holds_cluster_scoped_objects_under_empty():
+    store = Store({"app": index_by_label("app")})
+    store.upsert(obj("a", ns="one", labels={"app": "x"}))
+    store.upsert(obj("a", ns="one", labels={"app": "x"}))  # an update with equal index values
+    store.upsert(obj("n", ns=None))
+    assert store.index_keys("namespace", "one") == ["one/a"] and store.index_keys("namespace", "") == ["n"]
+    assert store.index_keys("app", "x") == ["one/a"]
+    store.delete(obj("a", ns="one"))
+    assert store.index_keys("namespace", "one") == [] and store.index_keys("app", "x") == []
+    store.replace([obj("b", ns="two")])
+    assert store.index_keys("namespace", "") == [] and store.index_keys("namespace", "two") == ["two/b"]
+
+
+def test_the_namespace_index_name_is_reserved_for_the_built_in_index():
+    with pytest.raises(ValueError, match="namespace"):
+        Store({"namespace": index_by_label("ns")})
+
+
 async def test_backoff_doubles_from_0_8s_to_a_30s_cap_with_jitter_and_resets_after_2_minutes():
     clock = FakeClock()
     b = Backoff(clock=clock, rng=random.Random(1))
