@@ -1,12 +1,15 @@
 """Inference server throughput: generated tokens/s through the batching server vs sequential ``generate``.
 
-The same random Phi-3 (default: hidden 512, 8 layers, about 26M parameters, built offline) serves
+The same random Phi-3 (default: hidden 512, 8 layers, 21.5M parameters, built offline) serves
 both sides in one process. Baseline: transformers ``generate`` on one prompt at a time, greedy, with
 exactly ``--tokens`` new tokens each. Server: the aiohttp server in-process, on 127.0.0.1, answering
 ``/v1/completions`` with the same token budget, first for 1 client sending requests back to back,
 then for 8 concurrent clients. The three are measured in rounds, one after the other, so that load
 drifting on a shared machine hits all of them; medians and per-round ratios are printed (target:
->= 4x at 8 clients on the CPU). Usage: ``python bench/run.py inference`` or ``python bench/bench_inference.py
+>= 4x at 8 clients on the CPU). Each round also times bare model forwards at batch 1 and 8: their
+ratio is the ceiling this machine's kernels allow batching at this model size.
+
+Usage: ``python bench/run.py inference`` or ``python bench/bench_inference.py
 [--hidden 512 --layers 8 --tokens 64 --requests 8 --rounds 3 --dtype float32]``.
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import torch
 from aiohttp import ClientSession, web
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from kaito_runtime.inference import loader
 from kaito_runtime.inference.app import create_app
@@ -60,6 +63,19 @@ class Baseline:
                 out = self.model.generate(**p, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
                 generated += out.shape[1] - p["input_ids"].shape[1]
         return generated / (time.perf_counter() - started)
+
+    def forward_tokens_per_second(self, tokens: int, batch: int) -> float:
+        """Bare greedy decode steps of ``batch`` equal prompts: no server, no padding, no sampling code.
+        Batch 8 against batch 1 is the most batching can gain on this machine at this model size."""
+        ids = self.tok([PROMPTS[0]] * batch, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            cache = DynamicCache()
+            out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            started = time.perf_counter()
+            for _ in range(tokens):
+                step = out.logits[:, -1].argmax(-1, keepdim=True)
+                out = self.model(input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return batch * tokens / (time.perf_counter() - started)
 
 
 async def server_tokens_per_second(url: str, tokens: int, requests: int, clients: int) -> float:
@@ -102,7 +118,13 @@ async def measure(
     await http.setup()
     await web.TCPSite(http, "127.0.0.1", 0).start()
     url = f"http://127.0.0.1:{http.addresses[0][1]}/v1/completions"
-    results: dict[str, list[float]] = {"generate": [], "server-1": [], "server-8": []}
+    results: dict[str, list[float]] = {
+        "generate": [],
+        "server-1": [],
+        "server-8": [],
+        "forward-1": [],
+        "forward-8": [],
+    }
     try:
         loaded = loader.load(config)
         await service.start(loaded, ModelRunner(loaded.model, loaded.pad_token_id))
@@ -113,6 +135,8 @@ async def measure(
             results["generate"].append(baseline.tokens_per_second(tokens, requests))
             results["server-1"].append(await server_tokens_per_second(url, tokens, requests, 1))
             results["server-8"].append(await server_tokens_per_second(url, tokens, requests, 8))
+            results["forward-1"].append(baseline.forward_tokens_per_second(tokens, 1))
+            results["forward-8"].append(baseline.forward_tokens_per_second(tokens, 8))
     finally:
         service.close()
         await http.cleanup()
@@ -161,6 +185,12 @@ def main() -> None:
         print(f"8 clients vs sequential generate, per round: {', '.join(f'{r:.2f}x' for r in ratios)}")
         gain = statistics.median(results["server-8"]) / statistics.median(results["server-1"])
         print(f"batching gain inside the server (8 clients vs 1): {gain:.2f}x")
+        ceiling = statistics.median(results["forward-8"]) / statistics.median(results["forward-1"])
+        achieved = statistics.median(ratios)
+        print(
+            f"ceiling on this machine: a bare batch-8 forward makes {ceiling:.2f}x the tokens/s of batch 1; "
+            f"the server reaches {achieved / ceiling:.0%} of it"
+        )
 
 
 if __name__ == "__main__":
