@@ -22,7 +22,7 @@ Method = Literal["lora", "qlora"]
 IMAGE_REGISTRY: Final = "mcr.microsoft.com/aks/kaito"
 BASE_IMAGE: Final = "kaito-base"
 BASE_IMAGE_TAG: Final = "0.0.2"  # [KS] "base" entry
-WEIGHTS_DIR: Final = "/workspace/weights"
+WEIGHTS_DIR: Final = "/workspace/tfs/weights"  # where the model image bakes them (runtime/docker)
 
 # Linear-layer families: which module names exist and their (in, out) shapes. LLaMA-style
 # (Llama, Mistral, Qwen2) keeps q/k/v and gate/up apart; Phi-3 fuses them into qkv_proj and

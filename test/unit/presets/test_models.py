@@ -90,7 +90,7 @@ def test_commands_run_the_runtime_modules_with_one_process_per_gpu() -> None:
     inf = p.inference_command(2)
     assert inf[:3] == ["torchrun", "--nproc_per_node=2", "--nnodes=1"]
     assert inf[3:5] == ["-m", "kaito_runtime.inference"]
-    assert "--model=/workspace/weights" in inf
+    assert "--model=/workspace/tfs/weights" in inf
     multi = p.inference_command(1, nodes=2)
     assert "--node_rank=$(POD_INDEX)" in multi
     tune = p.tuning_command(4)
