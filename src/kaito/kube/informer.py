@@ -78,10 +78,9 @@ def slim(
     """
 
     drop = frozenset(drop_annotations)
-    intern = sys.intern
-
     prefixes = keep_annotation_prefixes
     limit = max_annotation_bytes
+    intern = sys.intern
 
     def transform(obj: KubeObject) -> KubeObject:
         meta = obj.metadata
