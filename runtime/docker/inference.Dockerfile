@@ -8,9 +8,12 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
 ARG WEIGHTS_DIR=weights
+# The base image of download-at-runtime presets (kaito-base) is this file built with an empty
+# WEIGHTS_DIR and HF_HUB_OFFLINE=0: the server then fetches the pinned revision into --download-dir.
+ARG HF_HUB_OFFLINE=1
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    HF_HUB_OFFLINE=1 \
+    HF_HUB_OFFLINE=${HF_HUB_OFFLINE} \
     TOKENIZERS_PARALLELISM=false
 
 WORKDIR /workspace/tfs

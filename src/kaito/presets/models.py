@@ -23,6 +23,7 @@ IMAGE_REGISTRY: Final = "mcr.microsoft.com/aks/kaito"
 BASE_IMAGE: Final = "kaito-base"
 BASE_IMAGE_TAG: Final = "0.0.2"  # [KS] "base" entry
 WEIGHTS_DIR: Final = "/workspace/tfs/weights"  # where the model image bakes them (runtime/docker)
+DOWNLOAD_DIR: Final = "/workspace/weights"  # where download-at-runtime presets fetch them (KAITO HEAD)
 
 # Linear-layer families: which module names exist and their (in, out) shapes. LLaMA-style
 # (Llama, Mistral, Qwen2) keeps q/k/v and gate/up apart; Phi-3 fuses them into qkv_proj and
@@ -145,12 +146,19 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.disk_gib}Gi"
 
     def inference_command(self, gpus_per_node: int, nodes: int = 1) -> list[str]:
-        """argv of the inference container: torchrun over the node's GPUs running kaito_runtime.inference.
+        """argv of the inference container: torchrun running kaito_runtime.inference.
 
-        Multi-node runs take their rank from $(POD_INDEX) and rendezvous on the StatefulSet's pod 0;
-        the controller supplies those through the environment.
+        With a tensor-parallel plan (`distributed_inference`) there is one process per GPU and the
+        model is split over them; without one, a single process spreads the layers over the node's
+        GPUs (device_map "auto"), since more processes would each load a full copy. Multi-node runs
+        take their rank from $(POD_INDEX) and rendezvous on the StatefulSet's pod 0; the controller
+        supplies those through the environment. Download-at-runtime presets fetch their pinned
+        revision into DOWNLOAD_DIR at start.
         """
-        argv = ["torchrun", f"--nproc_per_node={gpus_per_node}", f"--nnodes={nodes}"]
+        if nodes > 1 and not self.distributed_inference:
+            raise ValueError(f"{self.name}: one copy cannot span nodes (no tensor-parallel plan)")
+        processes = gpus_per_node if self.distributed_inference else 1
+        argv = ["torchrun", f"--nproc_per_node={processes}", f"--nnodes={nodes}"]
         if nodes > 1:
             argv += [
                 "--node_rank=$(POD_INDEX)",
@@ -164,6 +172,8 @@ class Preset(msgspec.Struct, frozen=True, kw_only=True):
             f"--served-model-name={self.name}",
             f"--torch-dtype={self.dtype}",
         ]
+        if self.download_at_runtime:
+            argv += [f"--revision={self.revision}", f"--download-dir={DOWNLOAD_DIR}"]
         if self.trust_remote_code:
             argv.append("--trust-remote-code")
         return argv

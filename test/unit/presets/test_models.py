@@ -79,10 +79,20 @@ def test_context_lengths_follow_the_model_names() -> None:
     assert get_preset("phi-3-mini-128k-instruct").context_length == 131072
 
 
-def test_download_at_runtime_presets_use_the_base_image_and_the_hf_repo() -> None:
+def test_download_at_runtime_presets_use_the_base_image_and_fetch_the_pinned_hf_revision() -> None:
     p = get_preset("llama-3.1-8b-instruct")
     assert p.image.startswith("mcr.microsoft.com/aks/kaito/kaito-base:")
-    assert f"--model={p.hf_repo}" in p.inference_command(1)
+    argv = p.inference_command(1)
+    assert f"--model={p.hf_repo}" in argv
+    assert f"--revision={p.revision}" in argv and "--download-dir=/workspace/weights" in argv
+
+
+def test_a_model_without_a_tensor_parallel_plan_runs_one_process_over_all_the_nodes_gpus() -> None:
+    falcon = get_preset("falcon-40b-instruct")
+    assert not falcon.distributed_inference
+    assert falcon.inference_command(4)[1] == "--nproc_per_node=1"
+    with pytest.raises(ValueError, match="cannot span nodes"):
+        falcon.inference_command(4, nodes=2)
 
 
 def test_commands_run_the_runtime_modules_with_one_process_per_gpu() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kaito.presets.models import WEIGHTS_DIR, get_preset, preset_names, tunable_preset_names
+from kaito.presets.models import DOWNLOAD_DIR, WEIGHTS_DIR, get_preset, preset_names, tunable_preset_names
 from kaito_runtime.inference.config import build_parser as inference_parser
 from kaito_runtime.tuning.cli import build_parser as tuning_parser
 
@@ -36,6 +36,10 @@ def test_the_inference_command_parses_with_the_inference_server(name: str) -> No
     assert args.served_model_name == name
     assert args.dtype == preset.dtype
     assert args.trust_remote_code == preset.trust_remote_code
+    if preset.download_at_runtime:
+        assert (args.download_dir, args.revision) == (DOWNLOAD_DIR, preset.revision)
+    else:
+        assert args.download_dir is None
 
 
 @pytest.mark.parametrize("name", tunable_preset_names())

@@ -47,6 +47,8 @@ class ServerConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     max_model_len: int | None = None
     tensor_parallel: bool = True
+    download_dir: str | None = None
+    revision: str | None = None
 
 
 def _positive(text: str) -> int:
@@ -152,6 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="under torchrun, keep a full replica per rank instead of splitting the model",
     )
     p.add_argument(
+        "--download-dir",
+        "--download_dir",
+        dest="download_dir",
+        default=None,
+        help="fetch --model as a Hugging Face repo into this directory when it is not a local directory",
+    )
+    p.add_argument(
+        "--revision",
+        "--code-revision",
+        dest="revision",
+        default=None,
+        help="the repo revision (commit) to fetch with --download-dir (default: main)",
+    )
+    p.add_argument(
         "--pipeline",
         choices=("text-generation", "conversational"),
         default="text-generation",
@@ -192,4 +208,6 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         max_body_bytes=args.max_body_bytes,
         max_model_len=args.max_model_len,
         tensor_parallel=args.tensor_parallel,
+        download_dir=args.download_dir,
+        revision=args.revision,
     )

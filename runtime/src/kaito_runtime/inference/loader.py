@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from kaito_runtime.inference import adapters as adapter_lib
 from kaito_runtime.inference.config import ServerConfig
+from kaito_runtime.inference.weights import model_directory
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,12 @@ class LoadedModel:
 
 
 def load(config: ServerConfig, *, world_size: int = 1, env: dict[str, str] | None = None) -> LoadedModel:
-    """Loads everything from local files only; raises with the reason when something is missing."""
+    """Loads everything from local files (fetched first with --download-dir); raises with the reason
+    when something is missing."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     env = dict(os.environ) if env is None else env
-    if not Path(config.model).is_dir():
-        raise FileNotFoundError(
-            f"--model: {config.model} is not a directory (the image's weights are expected there)"
-        )
+    config = replace(config, model=str(model_directory(config, env)))
     tokenizer = AutoTokenizer.from_pretrained(
         config.model, local_files_only=True, trust_remote_code=config.trust_remote_code
     )
