@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -34,13 +37,16 @@ class RealClock:
         await asyncio.sleep(max(seconds, 0.0))
 
     async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
+        # asyncio.wait, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives
+        # just as the event is set, and the cancelled task would then run on.
         if event.is_set():
             return True
+        waiter = asyncio.ensure_future(event.wait())
         try:
-            await asyncio.wait_for(event.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+        return event.is_set()
 
 
 class FakeClock:
@@ -100,3 +106,19 @@ class FakeClock:
             if not fut.done():
                 fut.set_result(None)
         await self.settle()
+
+
+async def within(clock: Clock, seconds: float, coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro`, cancelling it and raising TimeoutError if it takes longer than `seconds` on `clock`."""
+    task = asyncio.ensure_future(coro)
+    done = asyncio.Event()
+    task.add_done_callback(lambda _: done.set())
+    try:
+        finished = await clock.wait(done, max(seconds, 0.0))
+    finally:
+        if not task.done():
+            task.cancel()
+    if not finished:
+        await asyncio.wait({task})
+        raise TimeoutError(f"gave up after {seconds:.1f} s")
+    return task.result()

@@ -160,6 +160,7 @@ class Controller:
                 raise TypeError(f"reconcile returned {result!r}, not a Result")
         except TerminalError as err:
             m.RECONCILE_TOTAL.labels(self.name, "error").inc()
+            m.RECONCILE_ERRORS.labels(self.name).inc()  # counted here too, as controller-runtime does
             m.TERMINAL_RECONCILE_ERRORS.labels(self.name).inc()
             log.error("reconcile failed permanently: %s", err, extra=ctx)
             self.queue.forget(req)

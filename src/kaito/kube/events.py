@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from kaito.kube.client import Client, PatchType
-from kaito.kube.errors import ApiError, NotFound
+from kaito.kube.errors import NotFound
 from kaito.kube.meta import ObjectMeta
 from kaito.kube.resource import KubeObject, Resource
 
@@ -164,9 +164,10 @@ class EventRecorder:
     async def _write_logged(self, ref: ObjectReference, type_: str, reason: str, message: str) -> None:
         try:
             await self.write(ref, type_, reason, message)
-        except (ApiError, OSError, TimeoutError) as err:
+        except Exception as err:  # any failure loses this event only, never the writer
             log.warning(
-                "could not write event", extra={"reason": reason, "object": ref.name, "error": str(err)}
+                "could not write event",
+                extra={"reason": reason, "object": ref.name, "error": f"{type(err).__name__}: {err}"},
             )
 
     async def run(self) -> None:

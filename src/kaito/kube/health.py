@@ -7,12 +7,15 @@ the lines, `?exclude=name` skips a check. /metrics serves the package's Promethe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import prometheus_client
 from aiohttp import web
 
 from kaito.kube.metrics import REGISTRY
+
+log = logging.getLogger(__name__)
 
 Check = Callable[[], str | None]
 
@@ -55,6 +58,7 @@ class HealthServer:
             try:
                 reason = check()
             except Exception as err:
+                log.warning("health check raised", extra={"check": name}, exc_info=True)
                 reason = f"{type(err).__name__}"
             if reason is None:
                 lines.append(f"[+]{name} ok")

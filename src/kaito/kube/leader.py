@@ -19,7 +19,7 @@ import msgspec
 
 from kaito.kube import metrics as m
 from kaito.kube.client import Client
-from kaito.kube.clock import Clock, RealClock
+from kaito.kube.clock import Clock, RealClock, within
 from kaito.kube.errors import ApiError, NotFound
 from kaito.kube.meta import ObjectMeta
 from kaito.kube.resource import Resource
@@ -170,16 +170,27 @@ class LeaderElector:
         log.info("became leader", extra={"lease": self.name, "identity": self.identity})
 
     async def renew_forever(self) -> None:
-        """Renew every retry period; raise LeaderElectionLost when the renew deadline passes."""
+        """Renew every retry period; raise LeaderElectionLost when the renew deadline passes.
+
+        An attempt in flight at the deadline is cancelled (client-go's renew context), so a slow
+        apiserver cannot keep this process leading after a standby may have taken over.
+        """
         while True:
             deadline = self._clock.now() + self.renew_deadline
-            while not await self._attempt():
+            while not await self._attempt_within(deadline - self._clock.now()):
                 if self._clock.now() + self.retry_period >= deadline:
                     self.is_leader = False
                     self._status.set(0)
                     raise LeaderElectionLost(f"lease {self.namespace}/{self.name}: renew deadline exceeded")
                 await self._clock.sleep(self.retry_period)
             await self._clock.sleep(self.retry_period)
+
+    async def _attempt_within(self, seconds: float) -> bool:
+        try:
+            return await within(self._clock, seconds, self._attempt())
+        except TimeoutError:
+            log.info("lease renewal still pending at the renew deadline", extra={"lease": self.name})
+            return False
 
     async def release(self) -> None:
         """Give the lease up (holder cleared, duration 1 s) so a standby takes over at once."""
@@ -197,5 +208,8 @@ class LeaderElector:
         try:
             await self._update(msgspec.structs.replace(self._observed, spec=spec))
             log.info("released the lease", extra={"lease": self.name})
-        except (ApiError, OSError, TimeoutError) as err:
-            log.warning("could not release the lease", extra={"lease": self.name, "error": str(err)})
+        except Exception as err:  # a stop must go on: the lease then expires after its duration
+            log.warning(
+                "could not release the lease",
+                extra={"lease": self.name, "error": f"{type(err).__name__}: {err}"},
+            )

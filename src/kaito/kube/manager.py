@@ -32,6 +32,9 @@ from kaito.kube.transport import Transport
 
 log = logging.getLogger(__name__)
 
+# The share of graceful_shutdown_timeout kept for releasing the lease, and its cap in seconds.
+RELEASE_SHARE, RELEASE_SHARE_MAX = 0.2, 5.0
+
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -159,13 +162,22 @@ class Manager:
     async def _shutdown(
         self, leading: list[asyncio.Task[None]], recorder: asyncio.Task[None], *, graceful: bool
     ) -> None:
+        # One deadline for the whole stop; the lease release keeps a share of it, so that a standby
+        # can take over at once instead of waiting out the lease.
+        loop = asyncio.get_running_loop()
         timeout = self.options.graceful_shutdown_timeout if graceful else 0.0
+        deadline = loop.time() + timeout
+        release_share = min(RELEASE_SHARE_MAX, timeout * RELEASE_SHARE) if self.elector is not None else 0.0
+
+        def left(reserve: float = release_share) -> float:
+            return max(deadline - reserve - loop.time(), 0.0)
+
         for c in self.controllers:
             c.stop()
         controllers = [t for t in leading if t.get_name().startswith("controller:")]
         others = [t for t in leading if t not in controllers]
-        if controllers and timeout > 0:
-            _, pending = await asyncio.wait(controllers, timeout=timeout)
+        if controllers and left() > 0:
+            _, pending = await asyncio.wait(controllers, timeout=left())
             if pending:
                 log.warning(
                     "graceful shutdown timed out; cancelling reconciles", extra={"count": len(pending)}
@@ -175,12 +187,17 @@ class Manager:
         await asyncio.gather(*leading, return_exceptions=True)
         await self.cache.stop()
         self.recorder.close()
-        if graceful:
+        if graceful and left() > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(recorder), 5.0)
+                await asyncio.wait_for(asyncio.shield(recorder), left())
         recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
+        (outcome,) = await asyncio.gather(recorder, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            log.error("the event writer had failed", exc_info=outcome)
         if graceful and self.elector is not None:
-            await self.elector.release()
+            try:
+                await asyncio.wait_for(self.elector.release(), left(reserve=0.0))
+            except TimeoutError:
+                log.warning("lease release timed out; the standby waits for the lease to expire")
         await self.health.stop()
         log.info("manager stopped", extra={"graceful": graceful})

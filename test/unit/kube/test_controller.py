@@ -133,6 +133,7 @@ async def test_a_terminal_error_is_counted_and_not_retried(clock):
     await clock.advance(2000)
     assert len(rec.calls) == 1 and ctrl.queue.waiting() == {}
     assert value("controller_runtime_terminal_reconcile_errors_total", controller="c-term") == 1
+    assert value("controller_runtime_reconcile_errors_total", controller="c-term") == 1
     await stop(ctrl, task)
 
 

@@ -57,6 +57,32 @@ async def test_write_failures_are_logged_not_raised(api, transport, target, capl
     assert "could not write event" in caplog.text
 
 
+async def test_a_dropped_connection_loses_one_event_and_the_writer_goes_on(api, transport, target, caplog):
+    import asyncio
+
+    import aiohttp
+
+    rec = EventRecorder(Client(transport), "kaito-test")
+    real_write, calls = rec.write, []
+
+    async def flaky_write(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise aiohttp.ServerDisconnectedError()  # a POST on a stale keep-alive connection
+        return await real_write(*args)
+
+    rec.write = flaky_write
+    writer = asyncio.create_task(rec.run())
+    rec.normal(target, "First", "lost")
+    rec.normal(target, "Second", "kept")
+    rec.close()
+    await asyncio.wait_for(writer, 5)
+    assert [o["reason"] for (p, _, _), o in api.objects.items() if p == "events"] == ["Second"]
+    assert [r.error for r in caplog.records if r.msg == "could not write event"] == [
+        "ServerDisconnectedError: Server disconnected"
+    ]
+
+
 def test_bad_event_arguments_name_the_field(transport, target):
     rec = EventRecorder(Client(transport), "kaito-test")
     with pytest.raises(ValueError, match="type"):

@@ -27,7 +27,7 @@ async def test_the_first_candidate_creates_the_lease_and_others_wait(api, transp
     assert not await b.try_acquire_or_renew()
     await clock.advance(14)
     assert not await b.try_acquire_or_renew()  # a's lease still counts on b's clock
-    assert metrics.REGISTRY.get_sample_value("leader_election_master_status", {"name": "lock"}) in (0.0, 1.0)
+    assert metrics.REGISTRY.get_sample_value("leader_election_master_status", {"name": "lock"}) == 1.0
 
 
 async def test_a_standby_takes_over_once_the_holder_stops_renewing_for_a_lease_duration(api, transport):
@@ -65,6 +65,29 @@ async def test_renew_failures_past_the_deadline_lose_the_lease(api, transport):
     for _ in range(6):
         await clock.advance(2)
         await asyncio.sleep(0.02)
+    with pytest.raises(LeaderElectionLost):
+        await asyncio.wait_for(renew, 1)
+    assert not a.is_leader
+
+
+async def test_a_renewal_that_hangs_is_cancelled_at_the_renew_deadline_and_the_lease_is_lost(api, transport):
+    clock = FakeClock()
+    a = elector(transport, "a", clock)
+    await a.acquire()
+    started = asyncio.Event()
+
+    async def overloaded_apiserver() -> bool:
+        started.set()
+        await asyncio.Event().wait()  # never answers
+        return True
+
+    a.try_acquire_or_renew = overloaded_apiserver  # type: ignore[method-assign]
+    renew = asyncio.create_task(a.renew_forever())
+    await clock.settle()
+    assert started.is_set()
+    await clock.advance(9.9)
+    assert not renew.done()
+    await clock.advance(0.2)  # 10 s after the renewal began: the renew deadline
     with pytest.raises(LeaderElectionLost):
         await asyncio.wait_for(renew, 1)
     assert not a.is_leader

@@ -118,6 +118,30 @@ async def test_sigterm_drain_is_bounded_by_the_graceful_shutdown_timeout(api, tr
     assert asyncio.get_running_loop().time() - t0 < 3
 
 
+async def test_the_whole_stop_fits_the_timeout_when_the_apiserver_stops_answering():
+    from kaito.kube.config import Connection
+    from kaito.kube.meta import ObjectMeta
+    from kaito.kube.transport import Transport
+
+    from .kinds import Thing
+
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # accepts, never answers
+    port = silent.sockets[0].getsockname()[1]
+    try:
+        async with Transport(Connection(f"http://127.0.0.1:{port}")) as stalled:
+            mgr = Manager(stalled, ManagerOptions(name="m", health_port=0, graceful_shutdown_timeout=1.0))
+            run = asyncio.create_task(mgr.run(install_signal_handlers=False))
+            await asyncio.sleep(0.2)
+            mgr.recorder.normal(Thing(metadata=ObjectMeta(name="a", namespace="n")), "Pending", "queued")
+            await asyncio.sleep(0.1)  # the event's POST is now waiting on the silent server
+            t0 = asyncio.get_running_loop().time()
+            mgr.stop()
+            assert await asyncio.wait_for(run, 10) == 0
+            assert asyncio.get_running_loop().time() - t0 < 1.5  # it used to take the fixed 5 s flush
+    finally:
+        silent.close()
+
+
 async def test_a_real_sigterm_stops_the_manager(api, transport):
     import os
     import signal
@@ -168,3 +192,21 @@ def test_logs_are_json_lines_with_the_extra_fields():
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["msg"] == "reconciled a" and first["controller"] == "c" and first["level"] == "info"
     assert second["error"] == "RuntimeError: bad" and "Traceback" in second["stacktrace"]
+
+
+async def test_a_check_that_raises_fails_the_probe_and_its_error_is_logged(caplog):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from kaito.kube.health import HealthServer
+
+    health = HealthServer()
+
+    def broken() -> str | None:
+        raise KeyError("informer gone")
+
+    health.liveness["cache"] = broken
+    async with TestClient(TestServer(health.app())) as client:
+        response = await client.get("/healthz")
+        assert response.status == 500 and "[-]cache failed" in await response.text()
+    (record,) = [r for r in caplog.records if r.msg == "health check raised"]
+    assert record.check == "cache" and "informer gone" in str(record.exc_info[1])
