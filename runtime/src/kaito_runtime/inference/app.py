@@ -6,6 +6,7 @@ body too large), and is counted in ``kaito_inference_requests{route,status}``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,13 @@ log = logging.getLogger(__name__)
 
 SERVICE_KEY = web.AppKey("service", InferenceService)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLIENT_CLOSED = 499  # nginx's status for a request whose client went away; recorded in the metrics only
+
+
+def create_runner(service: InferenceService) -> web.AppRunner:
+    """The app runner serving ``service``. Handlers are cancelled when their client disconnects
+    (aiohttp does not do that by default), so an abandoned request's sequences leave the batch."""
+    return web.AppRunner(create_app(service), access_log=None, handler_cancellation=True)
 
 
 def create_app(service: InferenceService) -> web.Application:
@@ -42,6 +50,9 @@ def create_app(service: InferenceService) -> web.Application:
         except APIError as err:
             status = err.status
             return error_response(err)
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED
+            raise
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -67,8 +78,10 @@ def create_app(service: InferenceService) -> web.Application:
         return json_response({"message": "Server is running"})
 
     async def healthz(_: web.Request) -> web.Response:
-        if service.ready:
+        if service.healthy:
             return json_response({"status": "Healthy"})
+        if service.ready:
+            return json_response({"status": "Unhealthy", "detail": "the generate loop has stopped"}, 503)
         return json_response({"status": "Loading", "detail": "model not loaded or warm-up not passed"}, 503)
 
     async def metrics_route(_: web.Request) -> web.Response:

@@ -117,6 +117,11 @@ class GenerateJob:
     seed: int
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[list[int]]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Asks the loop to skip this job if it has not started (the client went away)."""
+        self.cancelled = True
 
 
 class Engine:
@@ -159,6 +164,10 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        """Whether the loop thread is running and accepting work."""
+        return self._thread is not None and self._thread.is_alive() and not self._stopping
+
     def running(self) -> int:
         """Sequences in the running batch."""
         return len(self._rows)
@@ -188,27 +197,38 @@ class Engine:
     # ---- loop thread ----
 
     def _run(self) -> None:
-        with torch.inference_mode():
-            while True:
-                admitted, job = self._wait_for_work()
-                if admitted is None:
-                    break
-                try:
-                    if job is not None:
-                        self._run_job(job)
-                    elif admitted:
-                        self._prefill(admitted)
-                    elif self._rows:
-                        self._decode()
-                except Exception as exc:  # a failed step fails its batch, not the server
-                    log.exception(
-                        "generate step failed; failing %d sequences", len(self._rows) + len(admitted)
-                    )
-                    for seq in self._rows + admitted:
-                        self._emit(seq, Failed(exc))
-                    self._rows = []
-                    self.runner.reset()
-        self._fail_all(EngineStopped("the server is shutting down"))
+        reason = EngineStopped("the server is shutting down")
+        try:
+            with torch.inference_mode():
+                self._loop()
+        except BaseException as exc:
+            log.exception("the generate loop died")
+            reason = EngineStopped(f"the generate loop died: {type(exc).__name__}: {exc}")
+            raise
+        finally:
+            with self._cond:
+                self._stopping = True  # refuse new work: nothing would run it
+            self._fail_all(reason)
+
+    def _loop(self) -> None:
+        while True:
+            admitted, job = self._wait_for_work()
+            if admitted is None:
+                return
+            try:
+                if job is not None:
+                    self._run_job(job)
+                elif admitted:
+                    self._prefill(admitted)
+                elif self._rows:
+                    self._decode()
+            except Exception as exc:  # a failed forward fails its batch, not the server
+                log.exception("generate step failed; failing %d sequences", len(self._rows) + len(admitted))
+                failed = {seq.id: seq for seq in self._rows + admitted}
+                for seq in failed.values():
+                    self._emit(seq, Failed(exc))
+                self._rows = []
+                self.runner.reset()
 
     def _wait_for_work(self) -> tuple[list[Sequence] | None, GenerateJob | None]:
         with self._cond:
@@ -225,6 +245,9 @@ class Engine:
                     if admitted:
                         break
                     self._pending.popleft()
+                    if head.cancelled:
+                        self.metrics.cancelled.inc()
+                        continue
                     self.metrics.queue_depth.set(len(self._pending))
                     return [], head
                 self._pending.popleft()
@@ -249,12 +272,21 @@ class Engine:
             job.loop.call_soon_threadsafe(_set_result, job.future, result)
 
     def _prefill(self, admitted: list[Sequence]) -> None:
+        joining: list[Sequence] = []
         for seq in admitted:
-            seq.chooser = TokenChooser(seq.params, seq.params.eos_token_ids or self.eos_token_ids)
+            try:  # a sequence whose sampler cannot be built fails alone, before it joins
+                seq.chooser = TokenChooser(seq.params, seq.params.eos_token_ids or self.eos_token_ids)
+            except Exception as exc:
+                log.exception("sequence %d failed to start; it does not join the batch", seq.id)
+                self._emit(seq, Failed(exc))
+                continue
+            joining.append(seq)
             self.metrics.prompt_tokens.inc(len(seq.prompt))
-        logits = self.runner.prefill([s.prompt for s in admitted], [s.adapter for s in admitted])
-        self._rows.extend(admitted)
-        self._advance(admitted, logits, first=True)
+        if not joining:
+            return
+        logits = self.runner.prefill([s.prompt for s in joining], [s.adapter for s in joining])
+        self._rows.extend(joining)
+        self._advance(joining, logits, first=True)
 
     def _decode(self) -> None:
         rows = self._rows
@@ -266,20 +298,28 @@ class Engine:
         greedy = logits.argmax(-1).tolist()
         finished: set[int] = set()
         for i, seq in enumerate(seqs):
-            chooser = seq.chooser
-            assert chooser is not None
-            token = (
-                greedy[i] if chooser.plain_greedy else chooser.choose(logits[i], seq.prompt, seq.generated)
-            )
-            seq.generated.append(token)
-            if first:
-                self.metrics.time_to_first_token.observe(time.monotonic() - seq.started)
-            if self._step_sequence(seq, token):
+            try:  # a row whose token cannot be chosen fails alone and leaves the batch
+                done = self._next_token(seq, logits[i], greedy[i], first=first)
+            except Exception as exc:
+                log.exception("sequence %d failed; it leaves the batch", seq.id)
+                self._emit(seq, Failed(exc))
+                done = True
+            if done:
                 finished.add(seq.id)
         if finished:
             keep = [i for i, seq in enumerate(self._rows) if seq.id not in finished]
             self.runner.keep(keep)
             self._rows = [self._rows[i] for i in keep]
+
+    def _next_token(self, seq: Sequence, logits: torch.Tensor, greedy: int, *, first: bool) -> bool:
+        """Chooses and appends ``seq``'s next token; returns whether the sequence is finished."""
+        chooser = seq.chooser
+        assert chooser is not None
+        token = greedy if chooser.plain_greedy else chooser.choose(logits, seq.prompt, seq.generated)
+        seq.generated.append(token)
+        if first:
+            self.metrics.time_to_first_token.observe(time.monotonic() - seq.started)
+        return self._step_sequence(seq, token)
 
     def _step_sequence(self, seq: Sequence, token: int) -> bool:
         """Emits what the new token makes visible; returns whether the sequence is finished."""

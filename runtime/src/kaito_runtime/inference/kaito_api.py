@@ -1,8 +1,9 @@
 """KAITO's ``POST /chat``: {"prompt", "generate_kwargs", ...} → {"Result": text}.
 
-Requests whose ``generate_kwargs`` the batch loop implements join it; others (beam search, keywords
-only ``generate`` knows) run transformers' ``generate`` between two batch steps, which also validates
-unknown keywords (an unknown one is a 400).
+Requests whose ``generate_kwargs`` the batch loop implements join it; others (beam search, other
+``GenerationConfig`` options) run transformers' ``generate`` between two batch steps. Which keys may
+reach ``generate`` at all is decided in ``generate_kwargs``; ``generate``'s own refusal of a value is
+a 400, and a server shutting down a 503.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from kaito_runtime.inference.engine import Engine, GenerateJob
+from kaito_runtime.inference.engine import Engine, EngineStopped, GenerateJob
 from kaito_runtime.inference.errors import from_msgspec, invalid
 from kaito_runtime.inference.responses import json_response
 from kaito_runtime.inference.schemas import KAITO_CHAT_DECODER
-from kaito_runtime.inference.service import InferenceService, admission_errors
+from kaito_runtime.inference.service import InferenceService, admission_errors, failure
 
 
 def add_routes(router: web.UrlDispatcher, service: InferenceService) -> None:
@@ -62,8 +63,13 @@ async def _generate(engine: Engine, prompt: list[int], kwargs: dict[str, Any], a
         engine.submit_generate(job)
     try:
         return await future
-    except (ValueError, TypeError) as exc:
+    except asyncio.CancelledError:
+        job.cancel()  # the client went away: skip the job if it has not started
+        raise
+    except (ValueError, TypeError) as exc:  # generate's own checks of its keywords
         raise invalid("generate_kwargs", str(exc)) from exc
+    except EngineStopped as exc:
+        raise failure(exc) from exc
 
 
 def _special_ids(kwargs: dict[str, Any]) -> set[int]:

@@ -20,7 +20,7 @@ import torch.distributed as dist
 from aiohttp import web
 
 from kaito_runtime.inference import distributed, loader
-from kaito_runtime.inference.app import create_app
+from kaito_runtime.inference.app import create_runner
 from kaito_runtime.inference.config import ServerConfig, parse_args
 from kaito_runtime.inference.engine import Runner
 from kaito_runtime.inference.runner import ModelRunner
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 async def serve(config: ServerConfig, world: distributed.World) -> int:
     """Rank 0: HTTP first, then load and warm up; returns the exit status after a signal."""
     service = InferenceService(config)
-    http = web.AppRunner(create_app(service), access_log=None)
+    http = create_runner(service)
     await http.setup()
     await web.TCPSite(http, config.host, config.port).start()
     log.info(

@@ -25,7 +25,7 @@ from kaito_runtime.inference.engine import (
     Runner,
     Sequence,
 )
-from kaito_runtime.inference.errors import APIError
+from kaito_runtime.inference.errors import APIError, invalid
 from kaito_runtime.inference.loader import LoadedModel
 from kaito_runtime.inference.metrics import Metrics
 from kaito_runtime.inference.runner import BASE_ADAPTER
@@ -69,7 +69,12 @@ class InferenceService:
         """Starts the engine on ``runner``, runs the warm-up generate, then reports ready."""
         self.loaded = loaded
         default_adapter = COMBINED_ADAPTER if loaded.adapter_names else BASE_ADAPTER
-        self.translator = Translator(loaded, self.config.served_model_name, default_adapter)
+        self.translator = Translator(
+            loaded,
+            self.config.served_model_name,
+            default_adapter,
+            max_batch_size=self.config.max_batch_size,
+        )
         self.engine = Engine(
             runner,
             loaded.tokenizer,
@@ -93,6 +98,11 @@ class InferenceService:
         self.metrics.ready.set(0)
         if self.engine is not None:
             self.engine.stop()
+
+    @property
+    def healthy(self) -> bool:
+        """Ready, and the engine's generate loop is still running (a dead loop would answer nothing)."""
+        return self.ready and self.engine is not None and self.engine.alive()
 
     def require_ready(self) -> tuple[Translator, Engine]:
         """The translator and engine, or 503 while the model is loading or the server is stopping."""
@@ -132,9 +142,17 @@ class InferenceService:
         return out
 
     def submit(self, seqs: list[Sequence]) -> None:
-        """Queues the sequences; 429 with Retry-After when the queue is full, 503 when stopping."""
+        """Queues the sequences; 429 with Retry-After when the queue is full, 503 when stopping, and
+        400 when the request alone makes more sequences than the queue can ever hold."""
         if self.engine is None:
             raise APIError(503, "the model is not ready yet", code="model_not_ready")
+        if len(seqs) > self.engine.max_queue:
+            raise invalid(
+                "n",
+                f"the request makes {len(seqs)} sequences (prompts x n), more than the "
+                f"{self.engine.max_queue} this server's queue holds (--max-queue); it could never be "
+                "admitted, so send fewer prompts or a smaller n",
+            )
         with admission_errors():
             self.engine.submit(seqs)
 

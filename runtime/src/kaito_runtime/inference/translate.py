@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from kaito_runtime.inference.errors import APIError, invalid
+from kaito_runtime.inference.generate_kwargs import check_generate_kwargs
 from kaito_runtime.inference.loader import LoadedModel
 from kaito_runtime.inference.sampling import SamplingParams
 from kaito_runtime.inference.schemas import (
@@ -26,6 +27,9 @@ from kaito_runtime.inference.schemas import (
 
 MAX_N = 16
 MAX_STOP = 16
+# torch.Generator.manual_seed accepts seeds in [-2**63, 2**64 - 1].
+SEED_MIN = -(2**63)
+SEED_MAX = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,21 @@ class KaitoPlan:
 class Translator:
     """Validates requests against one loaded model (its tokenizer, context window and names)."""
 
-    def __init__(self, loaded: LoadedModel, served_model_name: str, default_adapter: str) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        served_model_name: str,
+        default_adapter: str,
+        *,
+        max_batch_size: int = 16,
+    ) -> None:
         self.loaded = loaded
         self.tokenizer = loaded.tokenizer
         self.context = loaded.context_length
         self.served_model_name = served_model_name
         self.default_adapter = default_adapter
-        self.vocab_size = len(loaded.tokenizer)
+        self.max_batch_size = max_batch_size
+        self.vocab_size = _vocab_size(loaded)
 
     # ---- models and prompts ----
 
@@ -151,7 +163,7 @@ class Translator:
             repetition_penalty=repetition,
             presence_penalty=presence,
             frequency_penalty=frequency,
-            seed=req.seed,
+            seed=self._seed(req.seed, req.n),
             stop=self._stops(req.stop),
             logit_bias=self._logit_bias(req.logit_bias),
         )
@@ -182,6 +194,15 @@ class Translator:
             raise invalid("prompt", "must not be an empty list")
         return [self.text_prompt(p, f"prompt[{i}]") for i, p in enumerate(req.prompt)]
 
+    def _seed(self, seed: int | None, n: int) -> int | None:
+        """The request's seed; choice j is seeded with seed + j, so all n seeds must suit torch."""
+        highest = SEED_MAX - (n - 1)
+        if seed is not None and not SEED_MIN <= seed <= highest:
+            raise invalid(
+                "seed", f"must be between {SEED_MIN} and {highest} (seed + n - 1 <= {SEED_MAX}), got {seed}"
+            )
+        return seed
+
     def _stops(self, stop: str | list[str] | None) -> tuple[str, ...]:
         if stop is None:
             return ()
@@ -197,7 +218,7 @@ class Translator:
             return ()
         out = []
         for key, value in bias.items():
-            if not key.isdigit() or int(key) >= self.vocab_size:
+            if not (key.isascii() and key.isdigit()) or int(key) >= self.vocab_size:
                 raise invalid("logit_bias", f"key {key!r} is not a token id below {self.vocab_size}")
             _check_range(f"logit_bias[{key}]", value, -100.0, 100.0)
             out.append((int(key), value))
@@ -215,6 +236,7 @@ class Translator:
             if not req.prompt:
                 raise invalid("prompt", "must not be empty")
             prompt = self._kaito_text_prompt((req.prefix or "") + req.prompt)
+        check_generate_kwargs(req.generate_kwargs, vocab_size=self.vocab_size, max_rows=self.max_batch_size)
         try:
             kwargs = msgspec.convert(req.generate_kwargs, GenerateKwargs)
         except msgspec.ValidationError as exc:
@@ -309,6 +331,16 @@ class Translator:
             raise invalid(
                 "generate_kwargs.repetition_penalty", f"must be > 0, got {kwargs.repetition_penalty}"
             )
+
+
+def _vocab_size(loaded: LoadedModel) -> int:
+    """Token ids below this are valid for both the tokenizer and the model's output layer."""
+    size = len(loaded.tokenizer)
+    config = getattr(loaded.model, "config", None)
+    model_vocab = getattr(config, "vocab_size", None)
+    if isinstance(model_vocab, int) and model_vocab > 0:
+        size = min(size, model_vocab)
+    return size
 
 
 def _content_text(message: ChatMessage, index: int) -> str:

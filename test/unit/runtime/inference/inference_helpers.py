@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from kaito_runtime.inference import loader
-from kaito_runtime.inference.app import create_app
+from kaito_runtime.inference.app import create_runner
 from kaito_runtime.inference.config import ServerConfig
 from kaito_runtime.inference.runner import ModelRunner
 from kaito_runtime.inference.service import InferenceService
@@ -49,7 +50,7 @@ def make_config(model_dir: Path, **overrides: Any) -> ServerConfig:
 async def running_server(config: ServerConfig, *, start: bool = True) -> AsyncIterator[Server]:
     """Serves ``config`` on 127.0.0.1 with a free port; ``start=False`` leaves the model unloaded."""
     service = InferenceService(config)
-    http = web.AppRunner(create_app(service), access_log=None)
+    http = create_runner(service)
     await http.setup()
     site = web.TCPSite(http, "127.0.0.1", 0)
     await site.start()
@@ -65,3 +66,12 @@ async def running_server(config: ServerConfig, *, start: bool = True) -> AsyncIt
     finally:
         service.close()
         await http.cleanup()
+
+
+async def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Polls ``condition`` for up to five seconds."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting until {what}")

@@ -63,6 +63,31 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
         400,
         "generate_kwargs.temperature",
     ),
+    ("logit_bias non-ascii digit", CHAT, {"messages": MSG, "logit_bias": {"\u00b2": 1}}, 400, "logit_bias"),
+    ("seed beyond torch's range", CHAT, {"messages": MSG, "seed": 2**64}, 400, "seed"),
+    ("seed + n - 1 beyond torch's range", CHAT, {"messages": MSG, "seed": 2**64 - 1, "n": 2}, 400, "seed"),
+    ("seed below torch's range", "/v1/completions", {"prompt": "Hi", "seed": -(2**63) - 1}, 400, "seed"),
+    (
+        "chat eos token outside the vocabulary",
+        "/chat",
+        {"prompt": "Hi", "generate_kwargs": {"eos_token_id": 999999, "min_new_tokens": 2}},
+        400,
+        "generate_kwargs.eos_token_id",
+    ),
+    (
+        "chat beams beyond the batch size",
+        "/chat",
+        {"prompt": "Hi", "generate_kwargs": {"num_beams": 256, "max_new_tokens": 4}},
+        400,
+        "generate_kwargs.num_beams",
+    ),
+    (
+        "more sequences than the queue can ever hold",
+        "/v1/completions",
+        {"prompt": ["Hi"] * 17, "n": 16, "max_tokens": 1},
+        400,
+        "n",
+    ),
     ("body over the size limit", CHAT, {"messages": [{"role": "user", "content": "x" * 70000}]}, 413, None),
 ]
 
@@ -86,6 +111,7 @@ async def test_bad_request_gets_a_json_error(
         assert error["message"]
         assert error["type"]
         assert error["param"] == param
+        assert "Retry-After" not in r.headers
         async with s.get(server.url + "/healthz") as r:
             assert r.status == 200
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
-from inference_helpers import Server, make_config, running_server
+from inference_helpers import Server, make_config, running_server, wait_for
 
 
 async def test_healthz_is_503_until_the_model_is_loaded_and_warmed_up(tiny_model_dir: Path) -> None:
@@ -59,3 +60,41 @@ async def test_metrics_count_requests_tokens_and_latencies(server: Server) -> No
 async def test_root_says_the_server_is_running(server: Server) -> None:
     async with aiohttp.ClientSession() as s, s.get(server.url + "/") as r:
         assert await r.json() == {"message": "Server is running"}
+
+
+async def test_healthz_notices_a_dead_generate_loop_and_requests_get_503(tiny_model_dir: Path) -> None:
+    async with running_server(make_config(tiny_model_dir)) as broken, aiohttp.ClientSession() as s:
+        engine = broken.service.engine
+        assert engine is not None
+
+        def crash() -> None:
+            raise RuntimeError("the loop thread hit a bug")
+
+        engine._drop_cancelled = crash  # type: ignore[method-assign]
+        body = {"prompt": "Hi", "generate_kwargs": {"max_new_tokens": 2}}
+        async with s.post(broken.url + "/chat", json=body, timeout=aiohttp.ClientTimeout(total=10)) as r:
+            assert r.status == 503
+            assert (await r.json())["error"]["code"] == "shutting_down"
+        async with s.get(broken.url + "/healthz") as r:
+            assert r.status == 503
+            assert (await r.json())["status"] == "Unhealthy"
+        async with s.post(broken.url + "/chat", json=body, timeout=aiohttp.ClientTimeout(total=10)) as r:
+            assert r.status == 503
+
+
+async def test_a_chat_generate_job_cut_off_by_shutdown_is_503(tiny_model_dir: Path) -> None:
+    async with running_server(make_config(tiny_model_dir, max_batch_size=1)) as stopping:
+        engine = stopping.service.engine
+        assert engine is not None
+        long = {"prompt": "Hello", "max_tokens": 300, "min_tokens": 300, "temperature": 0}
+        generate_only = {"prompt": "Hi", "generate_kwargs": {"no_repeat_ngram_size": 2, "max_new_tokens": 4}}
+        async with aiohttp.ClientSession() as s:
+            running = asyncio.create_task(s.post(stopping.v1 + "/completions", json=long))
+            await wait_for(lambda: engine.running() == 1, "the long request is generating")
+            job = asyncio.create_task(s.post(stopping.url + "/chat", json=generate_only))
+            await wait_for(lambda: engine.queue_depth() == 1, "the generate job is queued")
+            await asyncio.to_thread(engine.stop)
+            for task in (job, running):
+                async with await task as r:
+                    assert r.status == 503
+                    assert (await r.json())["error"]["code"] == "shutting_down"

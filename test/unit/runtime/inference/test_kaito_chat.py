@@ -67,11 +67,12 @@ async def test_beam_search_runs_through_transformers_generate(server: Server) ->
     assert isinstance(body["Result"], str)
 
 
-async def test_unknown_generate_kwarg_is_rejected_by_generate_with_400(server: Server) -> None:
-    status, body = await post_chat(server, {"prompt": "Hello", "generate_kwargs": {"no_such_option": 3}})
+async def test_a_combination_generate_refuses_is_a_400_naming_generate_kwargs(server: Server) -> None:
+    kwargs = {"num_beams": 2, "num_return_sequences": 3, "max_new_tokens": 2}
+    status, body = await post_chat(server, {"prompt": "Hello", "generate_kwargs": kwargs})
     assert status == 400
     assert body["error"]["param"] == "generate_kwargs"
-    assert "no_such_option" in body["error"]["message"]
+    assert "num_return_sequences" in body["error"]["message"]
 
 
 async def test_hole_drops_the_start_of_a_prompt_too_long_for_the_context(server: Server) -> None:
