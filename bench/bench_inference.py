@@ -27,7 +27,7 @@ from aiohttp import ClientSession, web
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from kaito_runtime.inference import loader
-from kaito_runtime.inference.app import create_app
+from kaito_runtime.inference.app import create_runner
 from kaito_runtime.inference.config import ServerConfig
 from kaito_runtime.inference.runner import ModelRunner
 from kaito_runtime.inference.service import InferenceService
@@ -114,7 +114,7 @@ async def measure(
         max_batch_size=8,
     )
     service = InferenceService(config)
-    http = web.AppRunner(create_app(service), access_log=None)
+    http = create_runner(service)
     await http.setup()
     await web.TCPSite(http, "127.0.0.1", 0).start()
     url = f"http://127.0.0.1:{http.addresses[0][1]}/v1/completions"
