@@ -143,6 +143,8 @@ def row_to_chat(row: Any, schema: str, cfg: DatasetConfig) -> Chat | str:
             if not isinstance(m, dict) or m.get("role") not in ROLES:
                 return "a message has no valid role (system, user, assistant)"
             if _text(m.get("content")) is None:
+                if m["role"] == "system":
+                    continue  # an empty system turn says nothing (Dolly rows without context have one)
                 return "a message has empty content"
             chat.append({"role": m["role"], "content": m["content"]})
     elif schema == "prompt_completion":

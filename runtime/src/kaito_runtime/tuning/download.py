@@ -38,7 +38,11 @@ class DownloadPolicy:
     max_bytes: int = 10 * 1024**3
     attempts: int = 3
     backoff_s: float = 2.0
-    timeout_s: float = 600.0
+    connect_timeout_s: float = 60.0
+    """Longest wait to open a connection (DNS, TCP, TLS)."""
+    read_timeout_s: float = 300.0
+    """Longest wait for the response headers or for the next piece of the body. There is no limit on
+    the whole transfer: a 10 GiB file on a slow but steady link takes as long as it takes."""
     max_redirects: int = 5
 
 
@@ -125,17 +129,19 @@ async def _fetch_once(
             digest = hashlib.sha256()
             size = 0
             part = dest.with_name(dest.name + ".part")
-            with part.open("wb") as f:
-                async for chunk in resp.content.iter_chunked(1 << 20):
-                    size += len(chunk)
-                    if size > policy.max_bytes:
-                        f.close()
-                        part.unlink(missing_ok=True)
-                        raise DownloadError(
-                            f"input URL {item.display}: larger than the limit of {policy.max_bytes} bytes"
-                        )
-                    digest.update(chunk)
-                    f.write(chunk)
+            try:
+                with part.open("wb") as f:
+                    async for chunk in resp.content.iter_chunked(1 << 20):
+                        size += len(chunk)
+                        if size > policy.max_bytes:
+                            raise DownloadError(
+                                f"input URL {item.display}: larger than the limit of {policy.max_bytes} bytes"
+                            )
+                        digest.update(chunk)
+                        f.write(chunk)
+            except BaseException:
+                part.unlink(missing_ok=True)  # a cut-off body never lingers on the volume
+                raise
             if size == 0:
                 part.unlink(missing_ok=True)
                 raise DownloadError(f"input URL {item.display}: the response body is empty")
@@ -151,8 +157,19 @@ async def _fetch_once(
     raise DownloadError(f"input URL {item.display}: more than {policy.max_redirects} redirects")
 
 
+def _describe(e: BaseException, policy: DownloadPolicy) -> str:
+    """A failed attempt in words: timeouts say which limit ran out."""
+    if isinstance(e, aiohttp.SocketTimeoutError):
+        return f"no data for {policy.read_timeout_s:g} s (read timeout)"
+    if isinstance(e, aiohttp.ConnectionTimeoutError):
+        return f"no connection within {policy.connect_timeout_s:g} s (connect timeout)"
+    return str(e) or type(e).__name__
+
+
 async def _fetch(item: InputURL, dest: Path, policy: DownloadPolicy) -> None:
-    timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=policy.connect_timeout_s, sock_read=policy.read_timeout_s
+    )
     last = ""
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(1, policy.attempts + 1):
@@ -162,7 +179,7 @@ async def _fetch(item: InputURL, dest: Path, policy: DownloadPolicy) -> None:
             except DownloadError:
                 raise
             except (_Retryable, aiohttp.ClientError, TimeoutError) as e:
-                last = str(e) or type(e).__name__
+                last = _describe(e, policy)
                 if attempt < policy.attempts:
                     delay = policy.backoff_s * 2 ** (attempt - 1)
                     log_event(

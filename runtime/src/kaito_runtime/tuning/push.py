@@ -1,7 +1,8 @@
 """Pushes the adapter to an OCI registry with the oras library, using a dockerconfigjson push secret.
 
 No shell command ever carries the secret: the credentials are read from the mounted secret file,
-registered for log redaction, and handed to oras in-process. Each adapter file becomes one layer
+registered for log redaction, and handed to oras in-process (``registry_client``: Basic and Bearer
+token challenges; a failure names the registry's HTTP answer). Each adapter file becomes one layer
 titled with its file name (``oras pull`` gives the files back). Failed pushes are retried with
 backoff; the adapter stays on the output volume whatever happens here.
 """
@@ -15,10 +16,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaito_runtime.tuning.errors import PushError
-from kaito_runtime.tuning.jsonlog import log_event, register_secret
+from kaito_runtime.tuning.jsonlog import log_event, redact, register_secret
+
+if TYPE_CHECKING:
+    from kaito_runtime.tuning.registry_client import Client
 
 log = logging.getLogger("kaito.tuning.push")
 
@@ -89,17 +93,11 @@ def read_push_secret(path: Path, registry: str) -> Credentials:
     return Credentials(user, password)
 
 
-def _client(registry: str, creds: Credentials | None, insecure: bool) -> Any:
-    import oras.provider
+def _client(registry: str, creds: Credentials | None, insecure: bool) -> Client:
+    from kaito_runtime.tuning.registry_client import Client
 
-    client = oras.provider.Registry(hostname=registry, insecure=insecure, auth_backend="basic")
-    if creds is not None:
-        client.auth.set_basic_auth(creds.username, creds.password)
-    # Pre-set the auth config so oras never reads ~/.docker/config.json or a credential helper: the
-    # push secret is the only source of credentials.
     basic = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode() if creds else None
-    client.auth._auth_config = {"auths": {registry: {"auth": basic}} if basic else {}}
-    return client
+    return Client(registry, basic, insecure=insecure)
 
 
 def push_adapter(
@@ -120,8 +118,8 @@ def push_adapter(
     registry = registry_of(image)
     last = ""
     for attempt in range(1, attempts + 1):
+        client = _client(registry, creds, insecure)
         try:
-            client = _client(registry, creds, insecure)
             response = client.push(
                 target=image,
                 files=[str(f) for f in files],
@@ -133,7 +131,7 @@ def push_adapter(
             log_event(log, "adapter pushed", image=image, digest=digest, attempt=attempt)
             return digest
         except Exception as e:  # oras raises ValueError, requests errors and more; all are retried
-            last = f"{type(e).__name__}: {e}"
+            last = redact(client.explain(e))
             if attempt < attempts:
                 delay = backoff_s * 2 ** (attempt - 1)
                 log_event(
@@ -146,7 +144,9 @@ def push_adapter(
                     retry_in_s=delay,
                 )
                 time.sleep(delay)
-    raise PushError(f"push of the adapter to {image} failed after {attempts} attempts: {last}")
+    raise PushError(
+        f"push of the adapter to {image} (registry {registry}) failed after {attempts} attempts: {last}"
+    )
 
 
 def pull_adapter(

@@ -93,6 +93,48 @@ def test_unusable_rows_are_counted_by_reason_not_silently_dropped(tmp_path: Path
     }
 
 
+def test_dolly_style_rows_with_an_empty_system_message_keep_their_chat(
+    tmp_path: Path, tokenizer: Any
+) -> None:
+    # dolly-15k-oai-style: the system turn carries Dolly's context, which is empty for many rows.
+    def row(system: str | None, user: str, assistant: str) -> dict[str, Any]:
+        return {
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": assistant},
+            ]
+        }
+
+    rows = [
+        row("Virgin Australia commenced services on 31 August 2000.", "When did it start?", "In 2000."),
+        row("", "Which is a species of fish?", "Tope."),
+        row("   ", "Why can camels survive without water?", "They store fat."),
+        row(None, "Name a primary colour.", "Red."),
+        row("", "", "An answer to nothing."),
+        row("Some context.", "A question nobody answered.", " "),
+    ]
+    f = write_chat_parquet(tmp_path / "dolly.parquet", rows)
+    data = prepare_data([f], DatasetConfig(shuffle_dataset=False), tokenizer)
+    assert data.report.rows_used == 4 and data.report.rows_total == 6
+    assert dict(data.report.skipped) == {"a message has empty content": 2}
+    texts = [tokenizer.decode(e["input_ids"]) for e in data.train]
+    assert texts[0].startswith("<|system|>\nVirgin Australia commenced services on 31 August 2000.<|end|>")
+    assert texts[1].startswith("<|user|>\nWhich is a species of fish?<|end|>\n<|assistant|>\nTope.")
+    assert all("<|system|>" not in t for t in texts[1:])
+
+
+def test_an_empty_system_message_gives_way_to_the_configured_system_prompt(
+    tmp_path: Path, tokenizer: Any
+) -> None:
+    rows = [{"messages": [{"role": "system", "content": ""}, *chat_rows(1)[0]["messages"]]}]
+    f = write_chat_parquet(tmp_path / "d.parquet", rows)
+    data = prepare_data([f], DatasetConfig(system_prompt="Be brief."), tokenizer)
+    assert tokenizer.decode(data.train[0]["input_ids"]).startswith(
+        "<|system|>\nBe brief.<|end|>\n<|user|>\nWhat is Kubernetes?"
+    )
+
+
 def test_long_rows_are_truncated_to_max_seq_length_and_counted(tmp_path: Path, tokenizer: Any) -> None:
     f = write_chat_parquet(tmp_path / "t.parquet", chat_rows(2))
     data = prepare_data([f], DatasetConfig(max_seq_length=8), tokenizer)

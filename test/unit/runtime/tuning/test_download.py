@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tuning_helpers import HttpServer
@@ -94,3 +99,58 @@ def test_query_strings_never_reach_errors_or_logs(http_server: HttpServer, tmp_p
     with pytest.raises(DownloadError) as e:
         download_inputs([http_server.url("missing.parquet?sig=TOPSECRETSIG")], tmp_path, HTTP)
     assert "TOPSECRETSIG" not in str(e.value)
+
+
+class _DripHandler(BaseHTTPRequestHandler):
+    """``/steady/X`` sends 10 pieces 0.15 s apart; ``/stall/X`` sends one piece and then nothing."""
+
+    release = threading.Event()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        piece = b'{"prompt": "p", "completion": "c"}\n'
+        self.send_response(200)
+        self.send_header("Content-Length", str(10 * len(piece)))
+        self.end_headers()
+        for _ in range(10):
+            self.wfile.write(piece)
+            self.wfile.flush()
+            if self.path.startswith("/stall/"):
+                self.release.wait(10)
+                return
+            time.sleep(0.15)
+
+
+@pytest.fixture
+def drip_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DripHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _DripHandler.release.clear()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        _DripHandler.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_slow_but_steady_body_may_take_longer_than_any_single_timeout(
+    drip_server: str, tmp_path: Path
+) -> None:
+    policy = DownloadPolicy(allow_http=True, attempts=1, connect_timeout_s=0.6, read_timeout_s=0.6)
+    started = time.monotonic()
+    [path] = download_inputs([f"{drip_server}/steady/train.jsonl"], tmp_path, policy)
+    assert time.monotonic() - started > 2 * policy.read_timeout_s
+    assert path.read_bytes().count(b"\n") == 10
+
+
+def test_a_stalled_body_times_out_per_read_and_leaves_no_part_file(drip_server: str, tmp_path: Path) -> None:
+    policy = DownloadPolicy(allow_http=True, attempts=2, backoff_s=0.01, read_timeout_s=0.6)
+    started = time.monotonic()
+    expected = r"stall/train\.jsonl: failed after 2 attempts: no data for 0\.6 s \(read timeout\)"
+    with pytest.raises(DownloadError, match=expected):
+        download_inputs([f"{drip_server}/stall/train.jsonl"], tmp_path, policy)
+    assert time.monotonic() - started < 5
+    assert not list(tmp_path.iterdir())

@@ -94,6 +94,9 @@ def test_wrong_password_fails_after_retries_keeps_the_adapter_and_logs_no_secret
         and "failed after 2 attempts" in status.message
         and "unauthorized" in status.message.lower()
     )
+    assert f"registry answered HTTP 401 Unauthorized to POST http://{registry.host}/v2/tuned/denied/" in (
+        status.message
+    )
     assert sum(1 for line in run.logs if line.get("msg") == "push failed; retrying") == 1
     assert all((out / name).is_file() for name in ADAPTER_FILES)
     everything = json.dumps(run.logs) + captured_logs.getvalue() + (out / "status.json").read_text()
