@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,9 +211,13 @@ class LocalCluster:
         try:
             pid = int(self._pid_file(name).read_text())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            cwd = Path(f"/proc/{pid}/cwd").resolve()
         except (OSError, ValueError):
             return None
-        return pid if Path(cmdline).name == self._binary(name).name else None
+        # A stale pid file may name a reused pid, or another checkout's plane (same binaries):
+        # ours run in this state directory (see _start).
+        ours = Path(cmdline).name == self._binary(name).name and cwd == self.state.resolve()
+        return pid if ours else None
 
     def _start(self, name: str, args: list[str]) -> None:
         for folder in ("run", "logs"):
@@ -246,7 +252,10 @@ class LocalCluster:
                 time.sleep(0.1)
             if self.pid(name) is not None:
                 os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 10.0
                 while self.pid(name) is not None:
+                    if time.monotonic() > deadline:
+                        raise ClusterError(f"{name} (pid {pid}) survived SIGKILL for 10 s")
                     _reap(pid)
                     time.sleep(0.05)
         self._pid_file(name).unlink(missing_ok=True)
@@ -388,8 +397,20 @@ class LocalCluster:
             "kwok": [self.ports.kwok],
         }[name]
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One up/down/restart at a time per state directory (the demo and the tests may race)."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        with (self.state / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def up(self) -> None:
         """Starts every component that is not running and waits until each one is healthy."""
+        with self._locked():
+            self._up()
+
+    def _up(self) -> None:
         if all(self.pid(n) is not None and self.healthy(n) for n in COMPONENTS):
             return
         for name in COMPONENTS:
@@ -406,26 +427,40 @@ class LocalCluster:
         self._write_kubeconfig(self.kubeconfig, "admin", pki)
         for user in ("controller-manager", "scheduler"):
             self._write_kubeconfig(self.state / f"{user}.kubeconfig", user, pki)
+        fresh = all(self.pid(n) is None for n in COMPONENTS)
+        started: list[str] = []
         try:
             for name in COMPONENTS:
                 if self.pid(name) is None:
                     self._start(name, self._args(name, pki))
+                    started.append(name)
                 self._wait_healthy(name)
         except ClusterError:
-            self.down()
+            if fresh:
+                self._down()
+            else:  # leave what was running before this call, and its data, alone
+                for name in reversed(started):
+                    self._stop(name)
             raise
 
     def down(self) -> None:
         """Stops every component and deletes the cluster's data; certificates are kept."""
+        with self._locked():
+            self._down()
+
+    def _down(self) -> None:
         for name in reversed(COMPONENTS):
             self._stop(name)
         shutil.rmtree(self.state / "etcd", ignore_errors=True)
+        # The next up takes KAITO_CLUSTER_PORT_BASE afresh (the remembered base served this plane).
+        (self.state / "port-base").unlink(missing_ok=True)
 
     def restart_apiserver(self) -> None:
         """Stops and starts kube-apiserver, returning once it is ready again."""
-        self._stop("kube-apiserver")
-        self._start("kube-apiserver", self._args("kube-apiserver", self.state / "pki"))
-        self._wait_healthy("kube-apiserver")
+        with self._locked():
+            self._stop("kube-apiserver")
+            self._start("kube-apiserver", self._args("kube-apiserver", self.state / "pki"))
+            self._wait_healthy("kube-apiserver")
 
     def status(self) -> dict[str, str]:
         """Each component's state: 'healthy', 'running, not healthy' or 'stopped'."""
@@ -441,35 +476,37 @@ class LocalCluster:
         def b64(name: str) -> str:
             return base64.b64encode((pki / name).read_bytes()).decode()
 
-        path.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "current-context": "kaito-local",
-                    "clusters": [
-                        {
-                            "name": "kaito-local",
-                            "cluster": {"server": self.api_url, "certificate-authority-data": b64("ca.crt")},
-                        }
-                    ],
-                    "users": [
-                        {
-                            "name": user,
-                            "user": {
-                                "client-certificate-data": b64(f"{user}.crt"),
-                                "client-key-data": b64(f"{user}.key"),
-                            },
-                        }
-                    ],
-                    "contexts": [
-                        {"name": "kaito-local", "context": {"cluster": "kaito-local", "user": user}}
-                    ],
-                },
-                indent=1,
-            )
+        text = json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "kaito-local",
+                "clusters": [
+                    {
+                        "name": "kaito-local",
+                        "cluster": {"server": self.api_url, "certificate-authority-data": b64("ca.crt")},
+                    }
+                ],
+                "users": [
+                    {
+                        "name": user,
+                        "user": {
+                            "client-certificate-data": b64(f"{user}.crt"),
+                            "client-key-data": b64(f"{user}.key"),
+                        },
+                    }
+                ],
+                "contexts": [{"name": "kaito-local", "context": {"cluster": "kaito-local", "user": user}}],
+            },
+            indent=1,
         )
-        path.chmod(0o600)
+        # Created 0600, as it holds a client key (with the umask it would be world-readable until a
+        # chmod), then moved into place so that a reader never sees it half written.
+        partial = path.with_name(path.name + ".tmp")
+        partial.unlink(missing_ok=True)
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(text)
+        partial.replace(path)
 
 
 def _openssl(pki: Path, *args: str) -> None:

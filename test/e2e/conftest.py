@@ -34,15 +34,20 @@ def _local_cluster_owning(kubeconfig: Path) -> LocalCluster | None:
 def cluster() -> Iterator[Cluster]:
     """The control plane under test, with a kubectl bound to it."""
     named = os.environ.get("KUBECONFIG")
-    started_here = False
     if named:
         kubeconfig = Path(named)
         local = _local_cluster_owning(kubeconfig)
     else:
         local = LocalCluster()
-        started_here = any(state != "healthy" for state in local.status().values())
-        local.up()
         kubeconfig = local.kubeconfig
+    # Our own plane is brought up when needed (also when KUBECONFIG names it but it was stopped);
+    # it is stopped at the end only if none of it was running before.
+    started_here = False
+    if local is not None:
+        states = local.status().values()
+        started_here = all(state == "stopped" for state in states)
+        if any(state != "healthy" for state in states):
+            local.up()
     kubectl_path = str(local.kubectl) if local and local.kubectl.exists() else "kubectl"
     yield Cluster(kubeconfig=kubeconfig, local=local, kubectl=Kubectl(kubectl_path, kubeconfig))
     if started_here and local is not None and os.environ.get("KAITO_KEEP_CLUSTER") != "1":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -68,3 +69,53 @@ def test_the_port_base_a_cluster_started_with_is_remembered_by_its_state_directo
     (tmp_path / "port-base").write_text("19440")
     assert LocalCluster(state_dir=tmp_path).ports.apiserver == 19443
     assert LocalCluster(state_dir=tmp_path, port_base=20440).ports.apiserver == 20443
+
+
+def test_down_forgets_the_port_base_so_the_next_up_takes_the_environment_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "port-base").write_text("19440")
+    LocalCluster(state_dir=tmp_path).down()
+    monkeypatch.setenv("KAITO_CLUSTER_PORT_BASE", "20440")
+    assert LocalCluster(state_dir=tmp_path).ports.apiserver == 20443
+
+
+def test_a_pid_file_naming_a_process_of_another_directory_counts_as_stopped(
+    fresh: LocalCluster, tmp_path: Path
+) -> None:
+    import subprocess
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fake_etcd = tmp_path / "bin" / "etcd"  # same binary name as ours, started from another directory
+    fake_etcd.parent.mkdir()
+    fake_etcd.symlink_to(Path("/bin/sleep"))
+    proc = subprocess.Popen([str(fake_etcd), "30"], cwd=elsewhere)
+    try:
+        (fresh.state / "run").mkdir(parents=True)
+        (fresh.state / "run" / "etcd.pid").write_text(str(proc.pid))
+        assert fresh.pid("etcd") is None
+        fresh.down()  # must not signal a process it does not own
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_kubeconfigs_are_private_from_the_moment_they_exist(fresh: LocalCluster, tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    for name in ("ca.crt", "admin.crt", "admin.key"):
+        (pki / name).write_text(name)
+    opened: list[int] = []
+    real_open = os.open
+
+    def spy(path: str, flags: int, mode: int = 0o777) -> int:
+        opened.append(mode)
+        return real_open(path, flags, mode)
+
+    target = tmp_path / "kubeconfig"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "open", spy)
+        fresh._write_kubeconfig(target, "admin", pki)
+    assert opened == [0o600] and (target.stat().st_mode & 0o777) == 0o600
