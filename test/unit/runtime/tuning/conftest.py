@@ -25,6 +25,7 @@ from tuning_helpers import (
     JobRun,
     Registry,
     chat_rows,
+    json_logs,
     run_job_in_process,
     write_chat_parquet,
     write_config,
@@ -159,20 +160,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
     """Every log record during the test, formatted as the job's redacted JSON lines."""
-    from kaito_runtime.tuning.jsonlog import JsonFormatter
-
-    buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with json_logs(logging.DEBUG) as buf:
         yield buf
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
 
 
 def _job_options(tmp: Path, model_dir: Path, urls: list[str], **sections: dict[str, Any]) -> Any:

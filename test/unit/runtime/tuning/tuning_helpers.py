@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,9 +89,9 @@ class JobRun:
     logs: list[dict[str, Any]]
 
 
-def run_job_in_process(opts: Any) -> JobRun:
-    """Runs the job in this process, capturing its JSON log lines."""
-    from kaito_runtime.tuning.job import run_job
+@contextlib.contextmanager
+def json_logs(level: int) -> Iterator[io.StringIO]:
+    """Every log record at `level` or above while inside, formatted as the job's redacted JSON lines."""
     from kaito_runtime.tuning.jsonlog import JsonFormatter
 
     buf = io.StringIO()
@@ -98,11 +100,19 @@ def run_job_in_process(opts: Any) -> JobRun:
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
     try:
-        rc = run_job(opts)
+        yield buf
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
+
+
+def run_job_in_process(opts: Any) -> JobRun:
+    """Runs the job in this process, capturing its JSON log lines."""
+    from kaito_runtime.tuning.job import run_job
+
+    with json_logs(logging.INFO) as buf:
+        rc = run_job(opts)
     lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
     return JobRun(Path(opts.output_dir), rc, lines)
