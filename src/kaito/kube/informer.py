@@ -193,7 +193,7 @@ class Informer(Generic[T]):
         if event_type != MODIFIED and event_type != ADDED:
             log.warning("unknown watch event type", extra={"type": event_type, "resource": self.res.plural})
             return
-        if self.transform is not None:
+        if self.transform is not None:  # _prepare, inlined: this runs once per watch event
             obj = self.transform(obj)
         prev = self.store.upsert(obj)
         for handler in self._handlers:

@@ -79,7 +79,7 @@ class Store(Generic[T]):
         """Add or replace; returns the previous object under the key, if any."""
         meta = obj.metadata
         namespace = meta.namespace or ""
-        key = f"{namespace}/{meta.name}" if namespace else meta.name
+        key = f"{namespace}/{meta.name}" if namespace else meta.name  # object_key, inlined: once per event
         items = self._items
         old = items.get(key)
         items[key] = obj
